@@ -1,0 +1,27 @@
+namespace BpfSteer.Transport;
+
+/// <summary>
+/// Live state of the BpfSteer transport, registered in DI by <c>UseBpfSteeredTransport()</c>; read by status pages
+/// and health checks. Values are snapshots taken at the time of the call.
+/// </summary>
+public interface IBpfSteerTransportStatus
+{
+    /// <summary>One entry per worker, in group (listen) order.</summary>
+    IReadOnlyList<BpfSteerWorkerStatus> Workers { get; }
+
+    /// <summary>Which selector is attached to the reuseport groups: "Cbpf", "Ebpf", or "None".</summary>
+    string Selector { get; }
+
+    /// <summary>Why the selector is what it is (e.g. the attach error that caused a fallback).</summary>
+    string SelectorDetail { get; }
+
+    /// <summary>The endpoints currently bound, as strings (e.g. "127.0.0.1:5000").</summary>
+    IReadOnlyList<string> Endpoints { get; }
+}
+
+/// <summary>A worker's counters.</summary>
+/// <param name="Cpu">The CPU the worker thread is pinned to.</param>
+/// <param name="Accepted">Connections accepted since start.</param>
+/// <param name="IncomingCpuMatched">Accepted connections whose SO_INCOMING_CPU equalled <paramref name="Cpu"/>.</param>
+/// <param name="ActiveConnections">Connections currently open on this worker.</param>
+public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections);

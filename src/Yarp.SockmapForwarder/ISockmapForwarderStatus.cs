@@ -1,0 +1,32 @@
+namespace Yarp.SockmapForwarder;
+
+/// <summary>
+/// Live state of the TCP passthrough routes, registered in DI by <c>AddSockmapForwarder()</c>; read by status pages and
+/// health checks. Values are snapshots taken at the time of the call (byte counters come from the BPF maps).
+/// </summary>
+public interface ISockmapForwarderStatus
+{
+    /// <summary>One entry per configured TCP route.</summary>
+    IReadOnlyList<TcpRouteStatus> Routes { get; }
+
+    /// <summary>Whether the sockmap data path can be used in this process, and why not when it cannot.</summary>
+    bool SockmapUsable { get; }
+
+    /// <summary>The reason behind <see cref="SockmapUsable"/> (probe result or self-test failure).</summary>
+    string SockmapDetail { get; }
+}
+
+/// <summary>A TCP route's state.</summary>
+/// <param name="Id">The route id from configuration.</param>
+/// <param name="Listen">The listen endpoint, e.g. "127.0.0.1:6380".</param>
+/// <param name="Mode">The data path in use: "Sockmap" or "UserSpace".</param>
+/// <param name="ModeReason">Why that mode was chosen.</param>
+/// <param name="Cpu">The requested CPU, or null when the route has no affinity.</param>
+/// <param name="ActiveConnections">Connections open now.</param>
+/// <param name="TotalConnections">Connections since start.</param>
+/// <param name="BytesClientToBackend">Bytes forwarded client to backend (both paths).</param>
+/// <param name="BytesBackendToClient">Bytes forwarded backend to client (both paths).</param>
+/// <param name="VerdictRunsPerCpu">Verdict program runs for this route, indexed by CPU.</param>
+public sealed record TcpRouteStatus(
+    string Id, string Listen, string Mode, string ModeReason, int? Cpu, long ActiveConnections, long TotalConnections,
+    long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu);
