@@ -41,5 +41,7 @@ internal sealed record DataPathOptions(TcpForwarderMode Mode, int? Cpu, TimeSpan
 
 /// <summary>How a forwarded connection ended.</summary>
 /// <param name="Path">"Sockmap" or "UserSpace".</param>
+/// <param name="BytesClientToBackend">Bytes the backend received from the client.</param>
+/// <param name="BytesBackendToClient">Bytes the client received from the backend.</param>
 /// <param name="CloseReason">e.g. "completed", "client-reset", "backend-reset", "idle-timeout", "aborted".</param>
 internal sealed record ForwardingResult(string Path, long BytesClientToBackend, long BytesBackendToClient, string CloseReason);
