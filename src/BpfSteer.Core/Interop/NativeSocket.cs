@@ -81,6 +81,14 @@ internal static unsafe class NativeSocket
         return PosixResult.FromReturn(r);
     }
 
+    /// <summary>listen(2); the reuseport group index of a socket is the order of its listen() call.</summary>
+    public static PosixResult TryListen(SafeHandle socket, int backlog)
+    {
+        int r;
+        do { r = Listen(socket, backlog); } while (Interrupted(r));
+        return PosixResult.FromReturn(r);
+    }
+
     /// <summary>accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; EAGAIN when the queue is empty.</summary>
     public static PosixResult TryAccept(SafeHandle listener, out SafeFileDescriptorHandle? accepted)
     {

@@ -10,7 +10,7 @@ namespace BpfSteer.Interop;
 internal struct TcpInfo
 {
     [FieldOffset(0)] public byte State;
-    [FieldOffset(96)] public uint SndCwnd;
+    [FieldOffset(80)] public uint SndCwnd;
     [FieldOffset(120)] public ulong BytesAcked;
     [FieldOffset(128)] public ulong BytesReceived;
 }
