@@ -56,6 +56,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
                 var member = new WorkerListener(_pool.Workers[i], group.Member(i), this, _options, _logger);
                 _members[i] = member;
                 await _pool.Workers[i].InvokeAsync(member.Register).ConfigureAwait(false);
+                _pool.Workers[i].Faulted += OnWorkerFaulted;
             }
             _state.OnBound(EndPointText, selector, detail);
             BpfSteerLog.ListenerBound(_logger, EndPointText, cpus.Count, string.Join(",", cpus), selector);
@@ -117,6 +118,10 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
                     _group.CloseMember(index);
                 }).ConfigureAwait(false);
             }
+            foreach (var worker in _pool.Workers)
+            {
+                worker.Faulted -= OnWorkerFaulted;
+            }
             _state.OnUnbound(EndPointText);
             _accepted.Writer.TryComplete();
         }
@@ -143,6 +148,32 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         }
         _group?.Dispose();
         await _state.ReleaseWorkersAsync(_pool).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// On the dying worker's thread. Its member must leave the group (nobody accepts from it any more; with
+    /// tcp_migrate_req its queue moves to a live member), and leaving reorders the group, so the cBPF program is
+    /// detached first: selection falls back to the SO_INCOMING_CPU preference, which does not depend on order.
+    /// </summary>
+    private void OnWorkerFaulted(Worker worker, Exception error)
+    {
+        _unbindLock.Wait();
+        try
+        {
+            if (_unbound || _group is null)
+            {
+                return;
+            }
+            var detached = _group.DetachSelector();
+            _group.CloseMember(worker.Index);
+            _state.OnSelectorChanged(detached ? "None" : _state.Selector,
+                $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group and the cBPF program was detached, " +
+                "so selection is by SO_INCOMING_CPU among the remaining workers.");
+        }
+        finally
+        {
+            _unbindLock.Release();
+        }
     }
 
     private (string Selector, string Detail) AttachSelector(ReuseportGroup group, IReadOnlyList<int> cpus)
