@@ -122,6 +122,8 @@ public sealed class TestApp : IAsyncDisposable
             await Task.Delay(ms);
             return Results.Text("done");
         });
+        app.MapGet("/peer", (HttpContext ctx) =>
+            Results.Text($"{ctx.Connection.LocalIpAddress}:{ctx.Connection.LocalPort} {ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort} {ctx.Connection.Id}"));
         app.MapGet("/conn", (HttpContext ctx) =>
         {
             var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
