@@ -13,16 +13,25 @@ namespace Transport.BpfSteer.Tests;
 public class MigrateQueuedConnectionsTests
 {
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task CloseMember_QueuedConnections_MigratedOnlyWithTcpMigrateReq(bool migrate)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(false, true)] // the eBPF SELECT_OR_MIGRATE program migrates whatever the sysctl says
+    public async Task CloseMember_QueuedConnections_MigratedWithTcpMigrateReqOrEbpf(bool sysctl, bool ebpf)
     {
+        var migrate = sysctl || ebpf;
         var original = File.ReadAllText(TcpMigrateRequest.SysctlPath).Trim();
         try
         {
-            File.WriteAllText(TcpMigrateRequest.SysctlPath, migrate ? "1" : "0");
+            File.WriteAllText(TcpMigrateRequest.SysctlPath, sysctl ? "1" : "0");
             using var group = ReuseportGroup.Create(new IPEndPoint(IPAddress.Loopback, 0), [0, 1], 128, preferIncomingCpu: true);
-            Assert.True(group.TryAttachCbpf([0, 1]).IsSuccess);
+            if (ebpf)
+            {
+                group.AttachEbpf([0, 1]);
+            }
+            else
+            {
+                Assert.True(group.TryAttachCbpf([0, 1]).IsSuccess);
+            }
             // Nobody accepts: 10 connections wait in each member's queue (clients on CPU c land on member c).
             var clients = new List<Socket>();
             foreach (var cpu in new[] { 0, 1 })
@@ -49,6 +58,12 @@ public class MigrateQueuedConnectionsTests
                 {
                     Assert.Equal(20, accepted.Count);
                     Assert.Equal(20, served);
+                    if (ebpf)
+                    {
+                        var stats = group.Ebpf!.ReadStats();
+                        Assert.Equal(20UL, stats.Selected); // every client was placed by CPU
+                        Assert.True(stats.Migrated >= 10, $"migrated {stats.Migrated}");
+                    }
                 }
                 else
                 {

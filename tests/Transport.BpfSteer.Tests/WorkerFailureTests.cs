@@ -13,13 +13,15 @@ namespace Transport.BpfSteer.Tests;
 [Collection(nameof(CpuBoundCollection))]
 public class WorkerFailureTests
 {
-    [Fact]
-    public async Task WorkerLoopDies_GroupRebuiltWithoutIt_AllClientsStillServed()
+    [Theory]
+    [InlineData(ReuseportSelector.Cbpf, "None")]
+    [InlineData(ReuseportSelector.Ebpf, "Ebpf")] // keyed by worker: stays attached
+    public async Task WorkerLoopDies_GroupRebuiltWithoutIt_AllClientsStillServed(ReuseportSelector selector, string selectorAfter)
     {
         await using var app = await TestApp.StartAsync(TransportKind.BpfSteer, o =>
         {
             o.Cpus = [0, 1];
-            o.Selector = ReuseportSelector.Cbpf;
+            o.Selector = selector;
         });
         var state = app.Services.GetRequiredService<BpfSteerTransportState>();
         var worker = state.CurrentPool!.Workers[0];
@@ -46,8 +48,9 @@ public class WorkerFailureTests
         Assert.All(landings, l => Assert.Equal(1, l.WorkerCpu));
 
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
-        Assert.Equal("None", status.Selector);
+        Assert.Equal(selectorAfter, status.Selector);
         Assert.Contains("CPU 0 failed", status.SelectorDetail);
+        Assert.All(status.Workers.Where(w => w.Cpu == 1), w => Assert.True(w.Accepted >= 100));
         Assert.Contains(app.Errors.Entries, e => e.StartsWith("Critical", StringComparison.Ordinal) && e.Contains("[2]"));
     }
 }

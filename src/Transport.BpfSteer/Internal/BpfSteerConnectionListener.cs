@@ -44,7 +44,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
     public async Task BindAsync()
     {
         var cpus = _pool.Cpus;
-        var group = ReuseportGroup.Create(_requested, cpus, _options.Backlog, preferIncomingCpu: _options.Selector == ReuseportSelector.Cbpf);
+        var group = ReuseportGroup.Create(_requested, cpus, _options.Backlog, preferIncomingCpu: _options.Selector != ReuseportSelector.None);
         EndPointText = group.EndPoint.ToString();
         try
         {
@@ -166,9 +166,10 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             }
             var detached = _group.DetachSelector();
             _group.CloseMember(worker.Index);
-            _state.OnSelectorChanged(detached ? "None" : _state.Selector,
-                $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group and the cBPF program was detached, " +
-                "so selection is by SO_INCOMING_CPU among the remaining workers.");
+            _state.OnSelectorChanged(detached ? "None" : _state.Selector, detached
+                ? $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group and the cBPF program was detached, " +
+                  "so selection is by SO_INCOMING_CPU among the remaining workers."
+                : $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group; the selector keeps placing the other CPUs' connections.");
         }
         finally
         {
@@ -182,17 +183,33 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         {
             return ("None", "Selector is None: plain reuseport hashing of the 4-tuple (the baseline).");
         }
-        var attach = group.TryAttachCbpf(cpus);
-        if (attach.IsSuccess)
+        Exception error;
+        if (_options.Selector == ReuseportSelector.Ebpf)
         {
-            return ("Cbpf", $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
+            try
+            {
+                group.AttachEbpf(cpus);
+                return ("Ebpf", $"eBPF sk_reuseport program (SELECT_OR_MIGRATE), CPU → worker → REUSEPORT_SOCKARRAY for CPUs [{string.Join(",", cpus)}].");
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                error = ex;
+            }
         }
-        var error = BpfSteer.Interop.ErrnoMap.ToException(attach.Errno, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "BpfSteer:Transport:Selector");
+        else
+        {
+            var attach = group.TryAttachCbpf(cpus);
+            if (attach.IsSuccess)
+            {
+                return ("Cbpf", $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
+            }
+            error = BpfSteer.Interop.ErrnoMap.ToException(attach.Errno, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "BpfSteer:Transport:Selector");
+        }
         if (!_options.AllowSelectorFallback)
         {
             throw error;
         }
         BpfSteerLog.SelectorFallback(_logger, group.EndPoint.ToString(), error.Message);
-        return ("None", "cBPF attach failed, fell back to reuseport hashing (AllowSelectorFallback): " + error.Message);
+        return ("None", $"{_options.Selector} attach failed, fell back to reuseport hashing (AllowSelectorFallback): " + error.Message);
     }
 }
