@@ -5,6 +5,27 @@ public static class FdCount
 {
     public static int Current() => Directory.GetFiles("/proc/self/fd").Length;
 
+    /// <summary>fd number → what it points to (e.g. "socket:[1234]"), to name the culprits of a failed leak check.</summary>
+    public static Dictionary<string, string> Snapshot()
+    {
+        var map = new Dictionary<string, string>();
+        foreach (var f in Directory.GetFiles("/proc/self/fd"))
+        {
+            try
+            {
+                map[Path.GetFileName(f)] = new FileInfo(f).LinkTarget ?? "?";
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return map;
+    }
+
+    /// <summary>Descriptors in <paramref name="now"/> that were not in <paramref name="before"/>, with targets.</summary>
+    public static string Describe(Dictionary<string, string> before, Dictionary<string, string> now)
+        => string.Join(", ", now.Where(kv => !before.TryGetValue(kv.Key, out var t) || t != kv.Value).Select(kv => $"{kv.Key}->{kv.Value}"));
+
     /// <summary>Waits (bounded) for the count to come back to at most <paramref name="baseline"/>; returns the last count.</summary>
     public static async Task<int> SettleAsync(int baseline, TimeSpan timeout)
     {
