@@ -1,9 +1,17 @@
 namespace Transport.BpfSteer.Tests;
 
-/// <summary>Open descriptors of this process (/proc/self/fd), for leak checks.</summary>
+/// <summary>
+/// Open descriptors of this process (/proc/self/fd), for leak checks. Only the kinds the transport creates count —
+/// sockets, anonymous inodes (epoll, eventfd, BPF maps/programs) and pipes — so the runtime lazily mapping an
+/// assembly file in the middle of a test is not mistaken for a leak.
+/// </summary>
 public static class FdCount
 {
-    public static int Current() => Directory.GetFiles("/proc/self/fd").Length;
+    public static int Current() => Snapshot().Count(kv => IsKernelObject(kv.Value));
+
+    private static bool IsKernelObject(string target)
+        => target.StartsWith("socket:", StringComparison.Ordinal) || target.StartsWith("anon_inode:", StringComparison.Ordinal)
+           || target.StartsWith("pipe:", StringComparison.Ordinal);
 
     /// <summary>fd number → what it points to (e.g. "socket:[1234]"), to name the culprits of a failed leak check.</summary>
     public static Dictionary<string, string> Snapshot()
