@@ -63,6 +63,23 @@ static __always_inline int park(struct conn_slot *slot, struct route_stats *stat
 	return SK_PASS;
 }
 
+/* Bytes the peer's send queue has taken from this direction's redirects (see conn_slot.written). */
+static __always_inline void measure_written(struct conn_state *conn, struct conn_slot *slot)
+{
+	struct bpf_sock *peer = bpf_map_lookup_elem(&redirect_map, &conn->peer_cookie);
+	if (!peer)
+		return;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(peer);
+	if (tp) {
+		__u64 queued = tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una);
+		__u64 written = queued - slot->peer_base - slot->consumed;
+		/* Never above `redirected` (unsigned arithmetic below); a negative difference reads as huge. */
+		if ((__s64)written >= 0 && written <= slot->redirected)
+			slot->written = written;
+	}
+	bpf_sk_release(peer);
+}
+
 static __always_inline int forward(struct __sk_buff *skb, bool steer)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
@@ -80,6 +97,14 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 	__u32 len = skb->len;
 
 	__sync_fetch_and_add(&slot->verdicts, 1);
+	/*
+	 * A zero-length skb is the FIN (KERNEL-NOTES 13). Redirected, the peer's backlog "sends" 0 bytes, takes it
+	 * as a hard error (EPIPE) and clears the peer psock's TX state: from then on every skb the peer's own
+	 * verdict parks (SK_PASS) is dropped or stranded. The FIN carries no byte and user space propagates it
+	 * with shutdown() (KERNEL-NOTES 2), so drop it here.
+	 */
+	if (len == 0)
+		return SK_DROP;
 	slot->last_cpu = bpf_get_smp_processor_id();
 	if (stats)
 		stats->verdicts[dir]++;
@@ -90,9 +115,12 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 			return park(slot, stats, len);
 		slot->parked = 0;
 	} else if (slot->high_mark && slot->redirected - slot->written >= slot->high_mark) {
-		slot->parked = 1;
-		__sync_fetch_and_add(&slot->parks, 1);
-		return park(slot, stats, len);
+		measure_written(conn, slot);
+		if (slot->redirected - slot->written >= slot->high_mark) {
+			slot->parked = 1;
+			__sync_fetch_and_add(&slot->parks, 1);
+			return park(slot, stats, len);
+		}
 	}
 
 	if (steer && conn->cpu != BPFSTEER_NO_CPU && bpf_sk_skb_set_redirect_cpu)

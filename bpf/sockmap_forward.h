@@ -25,7 +25,9 @@ struct conn_state {
  * update that would overwrite the program's concurrent increments.
  *
  * Bounded queue (KERNEL-NOTES 14): `redirected - written` is what sits in the peer's psock backlog, memory
- * the kernel does not charge or bound. When it reaches `high_mark` the verdict parks: it returns SK_PASS, so
+ * the kernel does not charge or bound. `written` is measured by the verdict itself from the peer's tcp_sock
+ * (bytes_acked + write_seq - snd_una, the same sum user space gets from TCP_INFO + SIOCOUTQ), minus the base
+ * at pairing and the bytes user space wrote itself (`consumed`), so the bound never waits for user space. When it reaches `high_mark` the verdict parks: it returns SK_PASS, so
  * skbs queue on the source socket itself (charged to it; TCP flow control shrinks the window). User space
  * waits until the peer has taken every redirected byte, reads the parked bytes, writes them to the peer and
  * counts them in `consumed`. The verdict resumes redirecting only when consumed == passed, so no redirected
@@ -36,9 +38,10 @@ struct conn_slot {
 	__u64 passed;        /* K: bytes passed to the source socket while parked */
 	__u64 verdicts;      /* K: verdict runs */
 	__u64 parks;         /* K: times parking started */
-	__u64 written;       /* U: of `redirected`, bytes the peer's send queue has taken (user space measures it) */
+	__u64 written;       /* K: of `redirected`, bytes the peer's send queue has taken (measured at each verdict) */
 	__u64 consumed;      /* U: of `passed`, bytes user space has read and written to the peer */
 	__u64 high_mark;     /* U: park when redirected - written >= high_mark; 0 = never park */
+	__u64 peer_base;     /* U: the peer's tcpi_bytes_acked + SIOCOUTQ at pairing */
 	__u32 parked;        /* K: 1 while parking */
 	__u32 last_cpu;      /* K: CPU of the latest verdict run */
 };

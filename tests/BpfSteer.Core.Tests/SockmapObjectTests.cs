@@ -126,7 +126,7 @@ public sealed class SockmapObjectTests : IDisposable
     [StructLayout(LayoutKind.Sequential)]
     private struct ConnSlot
     {
-        public ulong Redirected, Passed, Verdicts, Parks, Written, Consumed, HighMark;
+        public ulong Redirected, Passed, Verdicts, Parks, Written, Consumed, HighMark, PeerBase;
         public uint Parked, LastCpu;
     }
 

@@ -14,9 +14,10 @@ internal struct ConnSlot
     public ulong Passed;       // K
     public ulong Verdicts;     // K
     public ulong Parks;        // K
-    public ulong Written;      // U
+    public ulong Written;      // K (measured by the verdict; user space also publishes its own measurement)
     public ulong Consumed;     // U
     public ulong HighMark;     // U
+    public ulong PeerBase;     // U
     public uint Parked;        // K
     public uint LastCpu;       // K
 }

@@ -90,6 +90,8 @@ internal sealed unsafe partial class SockmapConnection
         }
         _dirs[0].Base = SocketIo.QueuedTotal(_sockets[1]);
         _dirs[1].Base = SocketIo.QueuedTotal(_sockets[0]);
+        Slot(0)->PeerBase = (ulong)_dirs[0].Base;
+        Slot(1)->PeerBase = (ulong)_dirs[1].Base;
         for (var side = 0; side < 2; side++)
         {
             var state = new ConnState

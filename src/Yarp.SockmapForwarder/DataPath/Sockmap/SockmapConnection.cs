@@ -153,14 +153,8 @@ internal sealed unsafe partial class SockmapConnection
         {
             return false;
         }
+        // The verdict measures `written` itself (bytes the peer's send queue took) before it parks: no polling here.
         var hot = false;
-        // Keep `written` fresh while the backlog grows, so the verdict parks only when the peer really is behind.
-        var highMark = Volatile.Read(ref slot->HighMark);
-        if (highMark != 0 && redirected - Volatile.Read(ref slot->Written) >= highMark / 4)
-        {
-            MeasureBarrier(d);
-            hot = true;
-        }
         if (passed > Volatile.Read(ref slot->Consumed) || dir.PendingCount > 0 || (dir.RdHup && !dir.SourceEof))
         {
             ReadSource(d);
