@@ -26,14 +26,16 @@ internal sealed class TcpRouteKestrelSetup(TcpRouteTable table, IServiceProvider
         {
             return;
         }
-        var handler = services.GetRequiredService<TcpRouteConnectionHandler>();
+        // Resolved on the first connection, not now: the handler needs YARP's IProxyStateLookup, whose construction
+        // (through YARP's cluster change listeners) can resolve IServer, which is what is reading these options.
+        var handler = new Lazy<TcpRouteConnectionHandler>(services.GetRequiredService<TcpRouteConnectionHandler>);
         foreach (var route in routes)
         {
             var listen = route.Listen;
             Action<ListenOptions> configure = listenOptions =>
             {
                 route.ListenOptions = listenOptions;
-                listenOptions.Run(connection => handler.OnConnectedAsync(connection, route));
+                listenOptions.Run(connection => handler.Value.OnConnectedAsync(connection, route));
             };
             switch (listen.Kind)
             {
