@@ -67,6 +67,7 @@ public class TcpRouteRealClientTests(PostgresServer postgres) : IClassFixture<Po
             string[] args = ["-c", "127.0.0.1", "-p", port, "-t", "2", "-J", .. reverse ? new[] { "-R" } : []];
             var json = await ExternalProcess.RunCheckedAsync("iperf3", s_clientTimeout, args);
             using var doc = JsonDocument.Parse(json);
+            Assert.False(doc.RootElement.TryGetProperty("error", out var error), $"iperf3 {(reverse ? "-R " : "")}failed: {error}");
             var received = doc.RootElement.GetProperty("end").GetProperty("sum_received").GetProperty("bytes").GetInt64();
             Assert.True(received > 1_000_000, $"iperf3 {(reverse ? "-R " : "")}moved only {received} bytes");
         }

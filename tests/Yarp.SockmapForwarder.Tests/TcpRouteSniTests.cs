@@ -59,7 +59,7 @@ public class TcpRouteSniTests
         // The test client pins the certificate by hash, so the handshake completes whatever name it asked for.
         await ssl.AuthenticateAsClientAsync(Tls.ClientOptions("a.wild.test")).DefaultTimeout();
 
-        Assert.Equal(1, backend.Handshakes);
+        await Poll.UntilAsync(() => backend.Handshakes == 1, "the backend to finish its side of the handshake");
         Assert.Equal(["a.wild.test"], backend.ServerNames);
     }
 

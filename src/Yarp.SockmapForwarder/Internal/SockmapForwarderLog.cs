@@ -27,9 +27,6 @@ internal static partial class SockmapForwarderLog
     [LoggerMessage(105, LogLevel.Warning, "The TCP route '{RouteId}' was removed by a configuration reload. Its endpoint '{Listen}' stays bound until the application restarts and closes every new connection.")]
     public static partial void RouteRemoved(ILogger logger, string routeId, string listen);
 
-    [LoggerMessage(106, LogLevel.Information, "TCP route '{RouteId}' forwards on the {Path} path: {Reason}")]
-    public static partial void PathChosen(ILogger logger, string routeId, string path, string reason);
-
     [LoggerMessage(107, LogLevel.Warning, "The '{Key}' setting ('{Urls}') is ignored by Kestrel once code-defined endpoints exist, and TCP routes add them. Declare HTTP endpoints in Kestrel:Endpoints or ConfigureKestrel.")]
     public static partial void UrlsIgnored(ILogger logger, string key, string urls);
 
