@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Yarp.SockmapForwarder.Tests.Infrastructure;
 
@@ -71,5 +72,31 @@ public class TcpRouteDataPathTests
         Assert.Equal("UserSpace", line.Values["Path"]);
         Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.forwarded", "path=UserSpace,route=r"));
         Assert.Equal(0, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
+    }
+
+    /// <summary>
+    /// Small request/response exchanges must not wait for a coalescing timer: with SPLICE_F_MORE on the splice path every
+    /// round trip took ~400 ms (two 200 ms corks). The bound is loose on purpose (a loaded 2-core VM); a cork fails it.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TcpRouteRealClientTests.Paths), MemberType = typeof(TcpRouteRealClientTests))]
+    public async Task RequestResponse_EachPath_NoCoalescingDelay(TransportKind transport, TcpForwarderMode mode)
+    {
+        await using var echo = new EchoServer();
+        await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c", settings: ("Mode", mode.ToString()))
+            .Cluster("c", null, ("d1", echo.Address)), transport);
+        using var client = await Net.ConnectAsync(proxy.EndPoint("r"));
+        await Net.RoundTripAsync(client, "warm-up"u8.ToArray());
+
+        var times = new List<double>();
+        for (var i = 0; i < 30; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            await Net.RoundTripAsync(client, "ping"u8.ToArray());
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+
+        Assert.True(times[times.Count / 2] < 100, $"median round trip {times[times.Count / 2]:F1} ms (max {times[^1]:F1} ms)");
     }
 }

@@ -73,15 +73,20 @@ public class TcpRouteRealClientTests(PostgresServer postgres) : IClassFixture<Po
     [MemberData(nameof(Paths))]
     public async Task Iperf3_ThroughRoute_TransfersBothWays(TransportKind transport, TcpForwarderMode mode)
     {
-        var iperfPort = Net.FreePort();
-        await using var server = ExternalProcess.Start("iperf3", "-s", "--forceflush", "-p", iperfPort.ToString(), "-B", "127.0.0.1");
-        await server.WaitForOutputAsync("Server listening", TimeSpan.FromSeconds(20));
-        await using var proxy = await ProxyApp.StartAsync(RouteTo(iperfPort, mode), transport);
-        var port = proxy.Port("r").ToString();
+        // One iperf3 server per direction: a server runs one test at a time and could still be closing the first.
+        var forwardPort = Net.FreePort();
+        var reversePort = Net.FreePort();
+        await using var forwardServer = ExternalProcess.Start("iperf3", "-s", "--forceflush", "-p", forwardPort.ToString(), "-B", "127.0.0.1");
+        await using var reverseServer = ExternalProcess.Start("iperf3", "-s", "--forceflush", "-p", reversePort.ToString(), "-B", "127.0.0.1");
+        await forwardServer.WaitForOutputAsync("Server listening", TimeSpan.FromSeconds(20));
+        await reverseServer.WaitForOutputAsync("Server listening", TimeSpan.FromSeconds(20));
+        var config = RouteTo(forwardPort, mode)
+            .Route("rev", "rc", settings: ("Mode", mode.ToString())).Cluster("rc", null, ("d1", ProxyConfig.Tcp(reversePort)));
+        await using var proxy = await ProxyApp.StartAsync(config, transport);
 
-        foreach (var reverse in new[] { false, true })
+        foreach (var (route, reverse) in new[] { ("r", false), ("rev", true) })
         {
-            string[] args = ["-c", "127.0.0.1", "-p", port, "-t", "2", "-J", .. reverse ? new[] { "-R" } : []];
+            string[] args = ["-c", "127.0.0.1", "-p", proxy.Port(route).ToString(), "-t", "2", "-J", .. reverse ? new[] { "-R" } : []];
             var json = await ExternalProcess.RunCheckedAsync("iperf3", s_clientTimeout, args);
             using var doc = JsonDocument.Parse(json);
             Assert.False(doc.RootElement.TryGetProperty("error", out var error), $"iperf3 {(reverse ? "-R " : "")}failed: {error}");
