@@ -15,6 +15,7 @@ internal sealed class ReuseportGroup : IDisposable
 {
     private readonly Socket?[] _members;
     private bool _selectorAttached;
+    private EbpfReuseportSelector? _ebpf;
 
     private ReuseportGroup(Socket?[] members, IPEndPoint endPoint)
     {
@@ -30,7 +31,11 @@ internal sealed class ReuseportGroup : IDisposable
     public Socket Member(int index) => _members[index] ?? throw new ObjectDisposedException($"reuseport member {index}");
 
     /// <summary>Binds one socket per CPU (all on the first one's port) and listens them in order.</summary>
-    public static ReuseportGroup Create(IPEndPoint endPoint, IReadOnlyList<int> cpus, int backlog)
+    /// <param name="endPoint">The endpoint; port 0 picks one port for the whole group.</param>
+    /// <param name="cpus">The worker CPUs in group order.</param>
+    /// <param name="backlog">listen() backlog of each member.</param>
+    /// <param name="preferIncomingCpu">Set SO_INCOMING_CPU on member i to cpus[i].</param>
+    public static ReuseportGroup Create(IPEndPoint endPoint, IReadOnlyList<int> cpus, int backlog, bool preferIncomingCpu)
     {
         var members = new Socket?[cpus.Count];
         try
@@ -50,8 +55,12 @@ internal sealed class ReuseportGroup : IDisposable
                 {
                     NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)");
                 }
-                // Order-independent preference for the hash fallback (kernel >= 6.0): used when no program is attached.
-                NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_INCOMING_CPU, cpus[i], "setsockopt(SO_INCOMING_CPU)");
+                if (preferIncomingCpu)
+                {
+                    // Order-independent preference of the kernel's hash fallback (>= 6.0), in force once the program is
+                    // detached (membership change) or when it returns an index out of range.
+                    NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_INCOMING_CPU, cpus[i], "setsockopt(SO_INCOMING_CPU)");
+                }
                 Bind(socket, bound ?? endPoint);
                 if (i == 0)
                 {
@@ -83,6 +92,13 @@ internal sealed class ReuseportGroup : IDisposable
         return result;
     }
 
+    /// <summary>The eBPF selector, when one is attached.</summary>
+    public EbpfReuseportSelector? Ebpf => _ebpf;
+
+    /// <summary>Attaches the eBPF selector (throws with the cause when it cannot be loaded or attached).</summary>
+    public void AttachEbpf(IReadOnlyList<int> cpus)
+        => _ebpf = EbpfReuseportSelector.Attach(_members.Select((m, i) => m ?? Member(i)).ToArray(), cpus);
+
     /// <summary>
     /// Removes the program before the membership changes: closing a member moves the last one into its slot, which
     /// would silently break the CPU → index mapping. Without it the kernel's hash fallback prefers the listener whose
@@ -90,6 +106,7 @@ internal sealed class ReuseportGroup : IDisposable
     /// </summary>
     public bool DetachSelector()
     {
+        // The eBPF selector is keyed by worker, not by group index: it stays (and migrates the closing member's queue).
         if (!_selectorAttached)
         {
             return false;
@@ -120,6 +137,7 @@ internal sealed class ReuseportGroup : IDisposable
         {
             CloseMember(i);
         }
+        _ebpf?.Dispose();
     }
 
     private static void Bind(Socket socket, IPEndPoint endPoint)
