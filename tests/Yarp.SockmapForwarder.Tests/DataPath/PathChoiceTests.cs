@@ -53,6 +53,27 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     }
 
     [Fact]
+    public async Task ForwardAsync_SockmapFull_NextConnectionUsesUserSpaceAndBothAreByteExact()
+    {
+        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new DataPathForwarderOptions { SockmapCapacity = 1 });
+        Assert.True(forwarder.SockmapUsable, forwarder.SockmapDetail);
+        await using var first = await ProxiedConnection.StartAsync(forwarder, TcpForwarderMode.Sockmap, route: 16).DefaultTimeout();
+        await first.User.SendAsync("1"u8.ToArray(), SocketFlags.None).DefaultTimeout();
+        Assert.Equal("1"u8.ToArray(), await ProxiedConnection.ReadExactlyAsync(first.Backend, 1).DefaultTimeout());
+        await using var second = await ProxiedConnection.StartAsync(forwarder, TcpForwarderMode.Sockmap, route: 16).DefaultTimeout();
+        await second.User.SendAsync("2"u8.ToArray(), SocketFlags.None).DefaultTimeout();
+        Assert.Equal("2"u8.ToArray(), await ProxiedConnection.ReadExactlyAsync(second.Backend, 1).DefaultTimeout());
+        foreach (var c in new[] { first, second })
+        {
+            c.User.Shutdown(SocketShutdown.Send);
+            c.Backend.Shutdown(SocketShutdown.Send);
+        }
+        Assert.Equal("Sockmap", (await first.Forwarding.DefaultTimeout()).Path);
+        Assert.Equal("UserSpace", (await second.Forwarding.DefaultTimeout()).Path);
+        Assert.Contains("full", forwarder.GetRouteStats(16).PathReason);
+    }
+
+    [Fact]
     public async Task ForwardAsync_SockmapProbeFailed_UserSpaceWithTheProbeReasonLoggedOnce()
     {
         var real = KernelFeatures.Current;

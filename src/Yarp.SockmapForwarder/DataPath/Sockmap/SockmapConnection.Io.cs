@@ -124,6 +124,11 @@ internal sealed unsafe partial class SockmapConnection
                 _dirs[side].Pending = null;
             }
         }
+        if (_started)
+        {
+            // The index is free again before anyone sees the result (a caller may open the next connection at once).
+            _engine.Release(Index);
+        }
         _done.TrySetResult(new ForwardingResult("Sockmap", c2b, b2c, reason));
     }
 

@@ -21,6 +21,7 @@ internal sealed unsafe partial class SockmapConnection
     private readonly ForwardingRequest _request;
     private long _lastActivity;
     private bool _inMaps;
+    private bool _started;
 
     public SockmapConnection(SockmapEngine engine, int index, ForwardingRequest request)
     {
@@ -96,6 +97,7 @@ internal sealed unsafe partial class SockmapConnection
     /// <summary>Registers both sockets with the epoll thread (engine thread).</summary>
     public void Attach()
     {
+        _started = true;
         _lastActivity = Environment.TickCount64;
         _engine.Watch(this, 0, _sockets[0].SafeHandle);
         _engine.Watch(this, 1, _sockets[1].SafeHandle);

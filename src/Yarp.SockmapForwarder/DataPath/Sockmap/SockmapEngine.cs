@@ -228,9 +228,11 @@ internal sealed unsafe class SockmapEngine : IDisposable
         {
             return false;
         }
-        _byIndex[c.Index] = null;
+        if (_byIndex[c.Index] == c)
+        {
+            _byIndex[c.Index] = null;
+        }
         Interlocked.Decrement(ref _count);
-        Release(c.Index);
         return true;
     }
 
