@@ -78,9 +78,28 @@ internal static class ForwarderApp
             listeners.Add(AcceptLoop(forwarder, listener, backend, routeIndex, dataPath));
         }
         Console.WriteLine($"ready mode={mode} {forwarder.SockmapDetail}");
+        var routes = index;
+        var printed = 0;
+        void PrintStats()
+        {
+            if (Interlocked.Exchange(ref printed, 1) != 0)
+            {
+                return;
+            }
+            for (var r = 0; r < routes; r++)
+            {
+                var s = forwarder.GetRouteStats(r);
+                Console.WriteLine($"route {r}: path {s.Path} ({s.PathReason}); requested cpu {(cpu?.ToString() ?? "none")}; bytes c2b {s.BytesClientToBackend} b2c {s.BytesBackendToClient}; " +
+                    $"parked {s.ParkedBytes}; connections sockmap {s.SockmapConnections} user-space {s.UserSpaceConnections}; " +
+                    $"verdict runs per cpu c2b [{string.Join(",", s.VerdictRunsPerCpuClientToBackend)}] b2c [{string.Join(",", s.VerdictRunsPerCpuBackendToClient)}]");
+            }
+            Console.Out.Flush();
+        }
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+        // run.sh stops the proxies with SIGTERM: leave the wait and print the per-route counters on the way out.
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token);
@@ -88,12 +107,7 @@ internal static class ForwarderApp
         catch (OperationCanceledException)
         {
         }
-        for (var r = 0; r < index; r++)
-        {
-            var s = forwarder.GetRouteStats(r);
-            Console.WriteLine($"route {r}: path {s.Path} ({s.PathReason}); bytes c2b {s.BytesClientToBackend} b2c {s.BytesBackendToClient}; " +
-                $"parked {s.ParkedBytes}; verdicts c2b per cpu [{string.Join(",", s.VerdictRunsPerCpuClientToBackend)}] b2c [{string.Join(",", s.VerdictRunsPerCpuBackendToClient)}]");
-        }
+        PrintStats();
         return 0;
     }
 

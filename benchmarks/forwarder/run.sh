@@ -38,7 +38,7 @@ samples=$work/samples.tsv
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
+  sleep 1.5  # the proxies print their per-route counters on SIGTERM
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   pids=()
 }
@@ -61,7 +61,7 @@ start_all() { # start_all <client cpu> <server cpu> <proxy cpu or "">
   local srv=$2 px=$3
   start "$srv" iperf-server iperf3 -s -B 127.0.0.1 -p 7101
   start "$srv" echo "${app[@]}" echo --listen 7102
-  start "$px" sockmap "${app[@]}" proxy --mode Sockmap --route 7201=7101 --route 7202=7102
+  start "$px" sockmap "${app[@]}" proxy --mode Sockmap --cpu "$srv" --route 7201=7101 --route 7202=7102
   start "$px" userspace "${app[@]}" proxy --mode UserSpace --route 7301=7101 --route 7302=7102
   start "$px" unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --route 7601=7101 --route 7602=7102
   start "$px" auto "${app[@]}" proxy --mode Auto --route 7701=7101 --route 7702=7102
