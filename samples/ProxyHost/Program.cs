@@ -1,4 +1,60 @@
-// ProxyHost: filled in by issue 5 (the drop-in host).
-var builder = WebApplication.CreateBuilder(args);
+// ProxyHost: YARP on the BpfSteer Kestrel transport, with TCP passthrough routes forwarded in the kernel by sockmap.
+//
+//   dotnet ProxyHost.dll                      embedded demo: starts demo backends, routes to them, prints what to try
+//   dotnet ProxyHost.dll --config FILE        your routes (see appsettings.json for the shape); no demo backends
+//   dotnet ProxyHost.dll doctor [--config F]  checks kernel, capabilities, sysctls and the config; exit 1 if broken
+//
+// Everything else is the usual ASP.NET configuration: --Urls, environment variables (ReverseProxy__Routes__...), etc.
+using Microsoft.Extensions.Configuration.Memory;
+using ProxyHost.Demo;
+using ProxyHost.Doctor;
+using ProxyHost.Health;
+using ProxyHost.Hosting;
+using ProxyHost.Status;
+
+if (args is ["doctor", .. var doctorArgs])
+{
+    return DoctorCommand.Run(doctorArgs, Console.Out);
+}
+
+// The content root is the binary's folder, so what runs does not depend on the directory it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LoggingDefaults.Values });
+
+// Where the routes come from: --config FILE, the usual sources, or — nothing configured — the embedded demo, whose
+// backends must run before YARP reads their addresses.
+var routeSource = RouteSource.Apply(builder, args);
+await using var demo = routeSource.IsDemo ? await DemoBackends.StartAsync(CancellationToken.None) : null;
+if (demo is not null)
+{
+    builder.Configuration.AddInMemoryCollection(demo.ConfigurationOverrides());
+}
+TcpListenPorts.ResolvePortZero(builder.Configuration);
+
+// 1. Kestrel on BpfSteer: one worker thread pinned per CPU, each with its own SO_REUSEPORT listener; a classic-BPF
+//    selector hands every new connection to the worker on the CPU that received it. Without the selector (or off
+//    Linux) the transport says so in the summary and on /bpfsteer.
+builder.WebHost.UseBpfSteeredTransport();
+
+// 2. YARP as usual for HTTP routes, plus ReverseProxy:TcpRoutes: TCP passthrough routes on the same clusters, whose
+//    payload the sockmap forwarder moves in the kernel (or in user space when sockmap cannot be used, with the reason).
+builder.Services.AddReverseProxy()
+    .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+    .AddSockmapForwarder();
+
+// 3. What operators and scripts read: /healthz, /bpfsteer/status (JSON) and /bpfsteer (live page).
+builder.Services.AddHealthChecks()
+    .AddCheck<BpfHealthCheck>("bpf")
+    .AddCheck<RouteHealthCheck>("routes");
+builder.Services.AddSingleton<StatusSnapshotSource>();
+
 var app = builder.Build();
-app.Run();
+
+app.MapBpfSteerStatus();
+app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponseWriter.WriteAsync });
+app.MapReverseProxy();
+
+app.Lifetime.ApplicationStarted.Register(() => StartupSummary.Print(app, routeSource, demo, Console.Out));
+await app.RunAsync();
+return 0;
