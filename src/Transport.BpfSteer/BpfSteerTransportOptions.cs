@@ -1,0 +1,61 @@
+namespace BpfSteer.Transport;
+
+/// <summary>
+/// Options for the BpfSteer transport. Bound from the configuration section <c>BpfSteer:Transport</c> by
+/// <c>UseBpfSteeredTransport()</c>; a delegate passed to it runs after the binding.
+/// </summary>
+public sealed class BpfSteerTransportOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "BpfSteer:Transport";
+
+    /// <summary>
+    /// The CPUs to run workers on, one pinned worker thread (and one reuseport listener per endpoint) per CPU, in this
+    /// order; the order is the reuseport group order. Every CPU must be in the process's affinity mask.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="null"/>: every CPU of the process affinity mask (sched_getaffinity, which
+    /// honours taskset and cgroup cpusets), ascending.</remarks>
+    public IList<int>? Cpus { get; set; }
+
+    /// <summary>How a new connection is steered to a worker.</summary>
+    /// <remarks>Defaults to <see cref="ReuseportSelector.Cbpf"/>.</remarks>
+    public ReuseportSelector Selector { get; set; } = ReuseportSelector.Cbpf;
+
+    /// <summary>
+    /// When attaching the selector fails (e.g. missing CAP_NET_ADMIN), log a warning and continue with plain reuseport
+    /// hashing instead of failing the bind.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="false"/>: a failed attach fails the bind with an error naming the cause.</remarks>
+    public bool AllowSelectorFallback { get; set; }
+
+    /// <summary>The listen() backlog of each worker's listener.</summary>
+    /// <remarks>Defaults to 512, as Kestrel's Sockets transport.</remarks>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>Sets TCP_NODELAY on every accepted connection.</summary>
+    /// <remarks>Defaults to <see langword="true"/>.</remarks>
+    public bool NoDelay { get; set; } = true;
+
+    /// <summary>
+    /// Bytes received but not yet consumed by the application after which the worker stops reading the socket
+    /// (TCP flow control pushes back on the peer). 0 means no limit.
+    /// </summary>
+    /// <remarks>Defaults to 1 MiB, as Kestrel's Sockets transport.</remarks>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes written by the application but not yet sent after which its flushes wait. 0 means no limit.</summary>
+    /// <remarks>Defaults to 64 KiB, as Kestrel's Sockets transport.</remarks>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>Where application continuations run: the thread pool, or inline on the connection's worker.</summary>
+    /// <remarks>Defaults to <see cref="ApplicationScheduling.ThreadPool"/>.</remarks>
+    public ApplicationScheduling ApplicationScheduling { get; set; } = ApplicationScheduling.ThreadPool;
+
+    /// <summary>
+    /// While a listener is bound, keep <c>net.ipv4.tcp_migrate_req</c> at 1 (when it is 0 and the process may write it),
+    /// so connections waiting in the accept queue of a closing group member move to another member instead of being
+    /// reset; the previous value is restored when the last listener is disposed.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="true"/>.</remarks>
+    public bool MigrateQueuedConnections { get; set; } = true;
+}

@@ -1,0 +1,112 @@
+using System.Buffers;
+using BpfSteer.Interop;
+using Microsoft.AspNetCore.Connections;
+
+namespace BpfSteer.Transport.Internal;
+
+internal sealed partial class BpfSteerConnection
+{
+    private async Task DoSend()
+    {
+        Exception? shutdownReason = null;
+        Exception? unexpectedError = null;
+        try
+        {
+            await ProcessSends().ConfigureAwait(false);
+        }
+        catch (ConnectionResetException ex)
+        {
+            shutdownReason = ex;
+            BpfSteerLog.ConnectionReset(_logger, ConnectionId);
+        }
+        catch (Exception ex)
+        {
+            shutdownReason = ex;
+            unexpectedError = ex;
+            BpfSteerLog.ConnectionError(_logger, ConnectionId, ex);
+        }
+        finally
+        {
+            Shutdown(shutdownReason);
+            _output.Reader.Complete(unexpectedError);
+            // Un-pause the receive loop if it waits on a full input pipe.
+            _input.Writer.CancelPendingFlush();
+        }
+    }
+
+    private async Task ProcessSends()
+    {
+        var output = _output.Reader;
+        while (true)
+        {
+            var result = await output.ReadAsync().ConfigureAwait(false);
+            if (result.IsCanceled)
+            {
+                break;
+            }
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty)
+            {
+                await SendAsync(buffer).ConfigureAwait(false);
+            }
+            output.AdvanceTo(buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+    }
+
+    private ValueTask SendAsync(in ReadOnlySequence<byte> buffer)
+        => buffer.IsSingleSegment ? SendAsync(buffer.First) : SendSegmentsAsync(buffer);
+
+    private async ValueTask SendSegmentsAsync(ReadOnlySequence<byte> buffer)
+    {
+        foreach (var segment in buffer)
+        {
+            await SendAsync(segment).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Synchronous while the socket takes the bytes; waits for EPOLLOUT only after EAGAIN.</summary>
+    private ValueTask SendAsync(ReadOnlyMemory<byte> memory)
+    {
+        while (!memory.IsEmpty)
+        {
+            var sent = NativeSocket.TrySend(_socket, memory.Span);
+            if (sent.IsSuccess)
+            {
+                memory = memory.Slice(sent.IntValue);
+                continue;
+            }
+            if (sent.Errno != Errno.EAGAIN)
+            {
+                throw ErrnoMap.ToException(sent.Errno, "send");
+            }
+            _writable.Reset();
+            return SendWhenWritableAsync(memory);
+        }
+        return default;
+    }
+
+    private async ValueTask SendWhenWritableAsync(ReadOnlyMemory<byte> memory)
+    {
+        while (!memory.IsEmpty)
+        {
+            await _writable;
+            var sent = NativeSocket.TrySend(_socket, memory.Span);
+            if (sent.IsSuccess)
+            {
+                memory = memory.Slice(sent.IntValue);
+            }
+            else if (sent.Errno == Errno.EAGAIN)
+            {
+                _writable.Reset();
+            }
+            else
+            {
+                throw ErrnoMap.ToException(sent.Errno, "send");
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Logging;
+
+namespace BpfSteer.Transport.Internal;
+
+/// <summary>Every log message of the transport, source-generated, with stable event ids.</summary>
+internal static partial class BpfSteerLog
+{
+    [LoggerMessage(1, LogLevel.Debug, "Worker {Index} started on CPU {Cpu} (thread {ThreadId}).", EventName = "WorkerStarted")]
+    public static partial void WorkerStarted(ILogger logger, int cpu, int index, int threadId);
+
+    [LoggerMessage(2, LogLevel.Critical, "The worker on CPU {Cpu} stopped unexpectedly; its connections are lost.", EventName = "WorkerFailed")]
+    public static partial void WorkerFailed(ILogger logger, int cpu, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Error, "Unexpected exception in the worker on CPU {Cpu}.", EventName = "HandlerFailed")]
+    public static partial void HandlerFailed(ILogger logger, int cpu, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Debug, @"Connection id ""{ConnectionId}"" communication error.", EventName = "ConnectionError")]
+    public static partial void ConnectionError(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Debug, @"Connection id ""{ConnectionId}"" reset.", EventName = "ConnectionReset")]
+    public static partial void ConnectionReset(ILogger logger, string connectionId);
+
+    [LoggerMessage(12, LogLevel.Debug, @"Connection id ""{ConnectionId}"" received FIN.", EventName = "ConnectionReadFin")]
+    public static partial void ConnectionReadFin(ILogger logger, string connectionId);
+
+    [LoggerMessage(13, LogLevel.Debug, @"Connection id ""{ConnectionId}"" sending FIN because: ""{Reason}""", EventName = "ConnectionWriteFin")]
+    public static partial void ConnectionWriteFin(ILogger logger, string connectionId, string reason);
+
+    [LoggerMessage(14, LogLevel.Debug, @"Connection id ""{ConnectionId}"" handed off (fd {Fd}, {BufferedBytes} buffered bytes).", EventName = "ConnectionHandedOff")]
+    public static partial void ConnectionHandedOff(ILogger logger, string connectionId, int fd, int bufferedBytes);
+
+    [LoggerMessage(20, LogLevel.Information, "Bound {EndPoint} with {Workers} reuseport listeners on CPUs [{Cpus}], selector {Selector}.", EventName = "ListenerBound")]
+    public static partial void ListenerBound(ILogger logger, string endPoint, int workers, string cpus, string selector);
+
+    [LoggerMessage(21, LogLevel.Warning, "The reuseport selector for {EndPoint} could not be attached ({Error}); falling back to plain reuseport hashing because AllowSelectorFallback is set.", EventName = "SelectorFallback")]
+    public static partial void SelectorFallback(ILogger logger, string endPoint, string error);
+
+    [LoggerMessage(22, LogLevel.Debug, "Detached the cBPF selector of {EndPoint} before closing group members: selection by SO_INCOMING_CPU does not depend on group order.", EventName = "SelectorDetached")]
+    public static partial void SelectorDetached(ILogger logger, string endPoint);
+
+    [LoggerMessage(23, LogLevel.Error, "accept4 failed on {EndPoint} (worker CPU {Cpu}): {Error}.", EventName = "AcceptFailed")]
+    public static partial void AcceptFailed(ILogger logger, string endPoint, int cpu, string error);
+
+    [LoggerMessage(24, LogLevel.Information, "Set net.ipv4.tcp_migrate_req to 1 while listening (was {Previous}), so closing a group member does not reset its queued connections.", EventName = "MigrateRequestEnabled")]
+    public static partial void MigrateRequestEnabled(ILogger logger, string previous);
+
+    [LoggerMessage(25, LogLevel.Warning, "Could not set net.ipv4.tcp_migrate_req ({Error}): connections queued on a closing listener may be reset.", EventName = "MigrateRequestUnavailable")]
+    public static partial void MigrateRequestUnavailable(ILogger logger, string error);
+}

@@ -1,0 +1,30 @@
+using System.Diagnostics.Metrics;
+
+namespace BpfSteer.Transport.Internal;
+
+/// <summary>
+/// The meter "BpfSteer.Transport": per worker (tag <c>cpu</c>) connections accepted, how many had SO_INCOMING_CPU
+/// equal to the worker's CPU, and connections open. Observable instruments read the same counters as the status.
+/// </summary>
+internal sealed class TransportMetrics : IDisposable
+{
+    public const string MeterName = "BpfSteer.Transport";
+
+    private readonly Meter _meter;
+
+    public TransportMetrics(IMeterFactory? meterFactory, Func<IEnumerable<WorkerCounters>> counters)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _meter.CreateObservableCounter("bpfsteer.transport.accepted",
+            () => counters().Select(c => Measure(c.Accepted, c.Cpu)), "{connection}", "Connections accepted by the worker.");
+        _meter.CreateObservableCounter("bpfsteer.transport.incoming_cpu_matched",
+            () => counters().Select(c => Measure(c.IncomingCpuMatched, c.Cpu)), "{connection}",
+            "Accepted connections whose SO_INCOMING_CPU equalled the worker's CPU.");
+        _meter.CreateObservableUpDownCounter("bpfsteer.transport.active_connections",
+            () => counters().Select(c => Measure(c.ActiveConnections, c.Cpu)), "{connection}", "Connections open on the worker.");
+    }
+
+    public void Dispose() => _meter.Dispose();
+
+    private static Measurement<long> Measure(long value, int cpu) => new(value, new KeyValuePair<string, object?>("cpu", cpu));
+}

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using BpfSteer.Interop;
+using Microsoft.Extensions.Logging;
+using static BpfSteer.Interop.Libc;
+
+namespace BpfSteer.Transport.Internal;
+
+/// <summary>
+/// A worker's member of one endpoint's reuseport group: this is where a connection is accepted, on the worker thread,
+/// and where its CPU facts (SO_INCOMING_CPU, SO_COOKIE) are read and counted.
+/// </summary>
+internal sealed class WorkerListener : IEpollHandler
+{
+    // Per wake-up, so one busy listener cannot starve the worker's connections (level-triggered: the rest comes next round).
+    private const int AcceptBatch = 64;
+
+    private readonly Worker _worker;
+    private readonly Socket _socket;
+    private readonly BpfSteerConnectionListener _owner;
+    private readonly BpfSteerTransportOptions _options;
+    private readonly ILogger _logger;
+    private readonly IPEndPoint? _fixedLocal;
+    private ulong _token;
+
+    public WorkerListener(Worker worker, Socket socket, BpfSteerConnectionListener owner, BpfSteerTransportOptions options, ILogger logger)
+    {
+        _worker = worker;
+        _socket = socket;
+        _owner = owner;
+        _options = options;
+        _logger = logger;
+        var local = (IPEndPoint)socket.LocalEndPoint!;
+        // A specific address is every connection's local address; a wildcard needs getsockname per connection.
+        _fixedLocal = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? null : local;
+    }
+
+    /// <summary>Worker thread: start polling the listen socket (level-triggered).</summary>
+    public void Register() => _token = _worker.Register(_socket.SafeHandle, EPOLLIN, this);
+
+    /// <summary>Worker thread: accept what is queued, then stop polling. The caller closes the socket.</summary>
+    public void DrainAndUnregister()
+    {
+        while (AcceptOne())
+        {
+        }
+        _worker.Unregister(_socket.SafeHandle, _token);
+    }
+
+    public void OnEvents(uint events)
+    {
+        for (var i = 0; i < AcceptBatch && AcceptOne(); i++)
+        {
+        }
+    }
+
+    private bool AcceptOne()
+    {
+        var result = NativeSocketAddress.TryAccept(_socket.SafeHandle, out var fd, out var remote);
+        if (!result.IsSuccess)
+        {
+            if (result.Errno != Errno.EAGAIN && result.Errno != Errno.ECONNABORTED)
+            {
+                BpfSteerLog.AcceptFailed(_logger, _owner.EndPointText, _worker.Cpu, result.ToString());
+            }
+            return result.Errno == Errno.ECONNABORTED;
+        }
+        var handle = fd!;
+        try
+        {
+            if (_options.NoDelay)
+            {
+                NativeSocket.TrySetInt(handle, IPPROTO_TCP, TCP_NODELAY, 1);
+            }
+            var incoming = NativeSocket.TryGetInt(handle, SOL_SOCKET, SO_INCOMING_CPU);
+            var incomingCpu = incoming.IsSuccess ? incoming.IntValue : -1;
+            var cookie = NativeSocket.GetCookie(handle);
+            var local = _fixedLocal ?? NativeSocketAddress.GetLocal(handle);
+            var connection = new BpfSteerConnection(_worker, handle, local, remote, incomingCpu, cookie, _options, _logger);
+            _worker.Counters.OnAccepted(incomingCpu == _worker.Cpu);
+            connection.Start();
+            _owner.Deliver(connection);
+        }
+        catch (Exception ex)
+        {
+            handle.Dispose();
+            BpfSteerLog.AcceptFailed(_logger, _owner.EndPointText, _worker.Cpu, ex.Message);
+        }
+        return true;
+    }
+}

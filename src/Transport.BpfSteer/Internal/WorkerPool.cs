@@ -1,0 +1,83 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace BpfSteer.Transport.Internal;
+
+/// <summary>The pinned workers, one per configured CPU in group order; shared by every endpoint the transport binds.</summary>
+internal sealed class WorkerPool
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly List<MemoryPool<byte>> _ownedPools = new();
+    private readonly ILogger _logger;
+
+    private WorkerPool(IReadOnlyList<int> cpus, ILogger logger)
+    {
+        Cpus = cpus;
+        _logger = logger;
+    }
+
+    public IReadOnlyList<int> Cpus { get; }
+
+    public List<Worker> Workers { get; } = new();
+
+    public static async Task<WorkerPool> StartAsync(IReadOnlyList<int> cpus, Func<int, WorkerCounters> counters,
+        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory)
+    {
+        var pool = new WorkerPool(cpus, loggerFactory.CreateLogger<WorkerPool>());
+        var logger = loggerFactory.CreateLogger("BpfSteer.Transport.Worker");
+        for (var i = 0; i < cpus.Count; i++)
+        {
+            // One memory pool per worker: its blocks are touched by that worker's CPU.
+            var memory = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "BpfSteer" });
+            if (memory is not null)
+            {
+                pool._ownedPools.Add(memory);
+            }
+            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, logger));
+        }
+        try
+        {
+            await Task.WhenAll(pool.Workers.Select(w => w.StartAsync())).ConfigureAwait(false);
+        }
+        catch
+        {
+            await pool.StopAsync().ConfigureAwait(false);
+            throw;
+        }
+        return pool;
+    }
+
+    /// <summary>Aborts what is still open (Kestrel normally closed it already), waits for it to close, ends the threads.</summary>
+    public async Task StopAsync()
+    {
+        var deadline = DateTime.UtcNow + DrainTimeout;
+        foreach (var worker in Workers)
+        {
+            try
+            {
+                await worker.InvokeAsync(() =>
+                {
+                    foreach (var connection in worker.Connections.ToArray())
+                    {
+                        connection.Abort(new ConnectionAbortedException("The BpfSteer transport is stopping."));
+                    }
+                }).WaitAsync(DrainTimeout).ConfigureAwait(false);
+                while (worker.Counters.ActiveConnections > 0 && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(10).ConfigureAwait(false);
+                }
+            }
+            catch (TimeoutException)
+            {
+                // A worker that does not answer is stopped below anyway.
+            }
+        }
+        await Task.WhenAll(Workers.Select(w => w.StopAsync())).WaitAsync(DrainTimeout).ConfigureAwait(false);
+        foreach (var memory in _ownedPools)
+        {
+            memory.Dispose();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Yarp.SockmapForwarder.Internal;
+
+/// <summary>
+/// Adds one Kestrel endpoint per TCP route, whose terminal connection middleware is the route's handler: the route rides on
+/// whatever transport the app uses (BpfSteer, or Kestrel's Sockets transport). Runs once, when Kestrel reads its options;
+/// invalid TCP route configuration throws here, so the server does not start.
+/// </summary>
+/// <remarks>
+/// Kestrel ignores URLs (ASPNETCORE_URLS, UseUrls) once code-defined endpoints exist: an app with TCP routes declares its
+/// HTTP endpoints through <c>Kestrel:Endpoints</c> or <c>ConfigureKestrel</c>.
+/// </remarks>
+internal sealed class TcpRouteKestrelSetup(TcpRouteTable table, TcpRouteConnectionHandler handler, ILogger<TcpRouteKestrelSetup> logger)
+    : IConfigureOptions<KestrelServerOptions>
+{
+    public void Configure(KestrelServerOptions options)
+    {
+        foreach (var route in table.EnsureLoaded())
+        {
+            var listen = route.Listen;
+            Action<ListenOptions> configure = listenOptions =>
+            {
+                route.ListenOptions = listenOptions;
+                listenOptions.Run(connection => handler.OnConnectedAsync(connection, route));
+            };
+            switch (listen.Kind)
+            {
+                case ListenAddressKind.Any:
+                    options.ListenAnyIP(listen.Port, configure);
+                    break;
+                case ListenAddressKind.Localhost:
+                    options.ListenLocalhost(listen.Port, configure);
+                    break;
+                default:
+                    options.Listen(new IPEndPoint(listen.Address!, listen.Port), configure);
+                    break;
+            }
+            var config = route.Config;
+            SockmapForwarderLog.RouteListening(logger, route.RouteId, listen.ToString(), config.ClusterId, config.Mode);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using BpfSteer.Transport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Transport.BpfSteer.Tests;
+
+public enum TransportKind
+{
+    BpfSteer,
+    Sockets,
+}
+
+/// <summary>
+/// One ASP.NET app, run on BpfSteer or on Kestrel's Sockets transport, bound to 127.0.0.1:0. The endpoints cover what
+/// the drop-in tests compare: plaintext, JSON, echo (chunked in and out), big upload/download, WebSocket echo, and the
+/// connection's CPU facts.
+/// </summary>
+public sealed class TestApp : IAsyncDisposable
+{
+    private TestApp(WebApplication app, ErrorLogCollector errors)
+    {
+        App = app;
+        Errors = errors;
+    }
+
+    public WebApplication App { get; }
+
+    public ErrorLogCollector Errors { get; }
+
+    public Uri Address => new(App.Urls.First());
+
+    public int Port => Address.Port;
+
+    public IServiceProvider Services => App.Services;
+
+    public static async Task<TestApp> StartAsync(TransportKind kind, Action<BpfSteerTransportOptions>? configure = null,
+        Action<KestrelServerOptions>? kestrel = null, string url = "http://127.0.0.1:0")
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        var errors = new ErrorLogCollector();
+        builder.Logging.ClearProviders().AddProvider(errors).SetMinimumLevel(LogLevel.Warning);
+        if (kind == TransportKind.BpfSteer)
+        {
+            builder.WebHost.UseBpfSteeredTransport(o => configure?.Invoke(o));
+        }
+        builder.WebHost.UseKestrel(o =>
+        {
+            o.Limits.MaxRequestBodySize = null;
+            kestrel?.Invoke(o);
+        });
+        if (kestrel is null)
+        {
+            builder.WebHost.UseUrls(url);
+        }
+        var app = builder.Build();
+        app.UseWebSockets();
+        Map(app);
+        await app.StartAsync().DefaultTimeout();
+        return new TestApp(app, errors);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync().DefaultTimeout();
+        await App.DisposeAsync();
+    }
+
+    public static byte[] Pattern(long length)
+    {
+        var data = new byte[length];
+        for (var i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(i * 31 + (i >> 8));
+        }
+        return data;
+    }
+
+    private static void Map(WebApplication app)
+    {
+        app.MapGet("/plaintext", () => Results.Text("Hello, World!"));
+        app.MapGet("/json", () => Results.Json(new { message = "Hello, World!" }));
+        app.MapPost("/echo", async (HttpContext ctx) =>
+        {
+            ctx.Response.ContentType = "application/octet-stream";
+            await ctx.Request.Body.CopyToAsync(ctx.Response.Body);
+        });
+        app.MapGet("/chunked", async (HttpContext ctx) =>
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await ctx.Response.WriteAsync($"chunk {i}\n");
+                await ctx.Response.Body.FlushAsync();
+            }
+        });
+        app.MapGet("/download", (long bytes) => Results.Bytes(Pattern(bytes), "application/octet-stream"));
+        app.MapPost("/upload", async (HttpContext ctx) =>
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[64 * 1024];
+            long total = 0;
+            int n;
+            while ((n = await ctx.Request.Body.ReadAsync(buffer)) > 0)
+            {
+                sha.AppendData(buffer, 0, n);
+                total += n;
+            }
+            return Results.Text($"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}");
+        });
+        app.MapGet("/delay", async (int ms) =>
+        {
+            await Task.Delay(ms);
+            return Results.Text("done");
+        });
+        app.MapGet("/conn", (HttpContext ctx) =>
+        {
+            var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
+            return Results.Text(f is null ? "none" : $"{f.WorkerCpu} {f.IncomingCpu} {f.SocketCookie}");
+        });
+        app.Map("/ws", async (HttpContext ctx) =>
+        {
+            if (!ctx.WebSockets.IsWebSocketRequest)
+            {
+                ctx.Response.StatusCode = 400;
+                return;
+            }
+            using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[16 * 1024];
+            while (true)
+            {
+                var r = await ws.ReceiveAsync(buffer, CancellationToken.None);
+                if (r.MessageType == WebSocketMessageType.Close)
+                {
+                    await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                    return;
+                }
+                await ws.SendAsync(buffer.AsMemory(0, r.Count), r.MessageType, r.EndOfMessage, CancellationToken.None);
+            }
+        });
+        _ = IPAddress.Loopback;
+        _ = typeof(IHttpConnectionFeature);
+    }
+}
