@@ -30,7 +30,6 @@ if (demo is not null)
 {
     builder.Configuration.AddInMemoryCollection(demo.ConfigurationOverrides());
 }
-TcpListenPorts.ResolvePortZero(builder.Configuration);
 
 // 1. Kestrel on BpfSteer: one worker thread pinned per CPU, each with its own SO_REUSEPORT listener; a classic-BPF
 //    selector hands every new connection to the worker on the CPU that received it. Without the selector (or off

@@ -19,7 +19,7 @@ public sealed class ConfigFileTests
 
         using var config = new TempConfig($$"""
             {
-              "Urls": "http://127.0.0.1:0",
+              "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:0" } } },
               "ReverseProxy": {
                 "TcpRoutes": { "mine": { "Listen": "127.0.0.1:0", "ClusterId": "mine" } },
                 "Clusters": { "mine": { "Destinations": { "d1": { "Address": "tcp://{{backend.LocalEndpoint}}" } } } }

@@ -82,6 +82,24 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public async Task Doctor_UrlsWithTcpRoutes_ExitsOneSayingKestrelIgnoresUrls()
+    {
+        using var config = new TempConfig("""
+            {
+              "Urls": "http://127.0.0.1:8080",
+              "ReverseProxy": {
+                "TcpRoutes": { "db": { "Listen": "*:0", "ClusterId": "db" } },
+                "Clusters": { "db": { "Destinations": { "d1": { "Address": "tcp://127.0.0.1:5432" } } } }
+              }
+            }
+            """);
+        var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path]);
+        Assert.True(code == 1, output);
+        Assert.Contains("Urls is 'http://127.0.0.1:8080' but TCP routes exist", output);
+        Assert.Contains("Kestrel:Endpoints", output);
+    }
+
+    [Fact]
     public async Task Doctor_MissingConfigFile_ExitsTwo()
     {
         var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", "/nonexistent/proxyhost.json"]);

@@ -13,7 +13,7 @@ internal static class ConfigChecks
     private static readonly string[] s_modes = ["Auto", "Sockmap", "UserSpace"];
 
     // isDemo: the embedded demo, whose destinations are port-0 placeholders filled in at start.
-    public static IEnumerable<DoctorCheck> Run(IConfiguration configuration, IReadOnlyList<TcpRouteConfig> tcpRoutes, bool isDemo)
+    public static IEnumerable<DoctorCheck> Run(IConfiguration configuration, IReadOnlyList<TcpRouteSettings> tcpRoutes, bool isDemo)
     {
         var clusters = configuration.GetSection("ReverseProxy:Clusters").GetChildren().ToDictionary(c => c.Key, StringComparer.OrdinalIgnoreCase);
         var httpRoutes = configuration.GetSection("ReverseProxy:Routes").GetChildren().ToList();
@@ -33,11 +33,11 @@ internal static class ConfigChecks
 
         foreach (var route in tcpRoutes)
         {
-            var key = $"{TcpRouteConfig.SectionName}:{route.Id}";
+            var key = $"{TcpRouteSettings.SectionName}:{route.Id}";
             if (!route.TryGetListenEndPoint(out var listen))
             {
                 failures++;
-                yield return DoctorCheck.Fail("config", $"{key}:Listen is '{route.Listen}', which is not an IP endpoint.", $"Set {key}:Listen to ADDRESS:PORT, e.g. 0.0.0.0:6380.");
+                yield return DoctorCheck.Fail("config", $"{key}:Listen is '{route.Listen}', which is not an IP endpoint.", $"Set {key}:Listen to ADDRESS:PORT, *:PORT or localhost:PORT, e.g. 0.0.0.0:6380.");
             }
             else if (PortInUse(listen) is { } error)
             {
@@ -78,6 +78,14 @@ internal static class ConfigChecks
             }
         }
 
+        // Kestrel ignores Urls as soon as code defines an endpoint, and every TCP route is one.
+        if (tcpRoutes.Count > 0 && !string.IsNullOrEmpty(configuration["Urls"]))
+        {
+            failures++;
+            yield return DoctorCheck.Fail("config", $"Urls is '{configuration["Urls"]}' but TCP routes exist: Kestrel ignores Urls once code defines endpoints, so no HTTP endpoint would listen there.",
+                "Move it to Kestrel:Endpoints, e.g. \"Kestrel\": { \"Endpoints\": { \"Http\": { \"Url\": \"http://0.0.0.0:8080\" } } } (or --Kestrel:Endpoints:Http:Url=...).");
+        }
+
         if (failures == 0)
         {
             yield return DoctorCheck.Ok("config", $"{httpRoutes.Count} HTTP route(s), {tcpRoutes.Count} TCP route(s), {clusters.Count} cluster(s): no problem found.");
@@ -85,7 +93,7 @@ internal static class ConfigChecks
     }
 
     /// <summary>Ports of every HTTP URL (Urls, Kestrel:Endpoints) and TCP route listen endpoint, for the low-port check.</summary>
-    public static IReadOnlyList<int> ListenPorts(IConfiguration configuration, IReadOnlyList<TcpRouteConfig> tcpRoutes)
+    public static IReadOnlyList<int> ListenPorts(IConfiguration configuration, IReadOnlyList<TcpRouteSettings> tcpRoutes)
     {
         var urls = (configuration["Urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>());

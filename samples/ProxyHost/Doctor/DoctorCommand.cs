@@ -25,7 +25,7 @@ internal static class DoctorCommand
             return 2;
         }
 
-        var tcpRoutes = TcpRouteConfig.Read(configuration);
+        var tcpRoutes = TcpRouteSettings.Read(configuration);
         var checks = new List<DoctorCheck>();
         checks.AddRange(SystemChecks.Run(tcpRoutes, ConfigChecks.ListenPorts(configuration, tcpRoutes)));
         checks.AddRange(ConfigChecks.Run(configuration, tcpRoutes, isDemo));

@@ -10,7 +10,7 @@ namespace ProxyHost.Doctor;
 /// </summary>
 internal static class SystemChecks
 {
-    public static IEnumerable<DoctorCheck> Run(IReadOnlyList<TcpRouteConfig> tcpRoutes, IReadOnlyList<int> listenPorts)
+    public static IEnumerable<DoctorCheck> Run(IReadOnlyList<TcpRouteSettings> tcpRoutes, IReadOnlyList<int> listenPorts)
     {
         var kernel = KernelFeatures.Probe();
         var forcedSockmap = tcpRoutes.Where(r => string.Equals(r.Mode, "Sockmap", StringComparison.OrdinalIgnoreCase)).Select(r => r.Id).ToList();

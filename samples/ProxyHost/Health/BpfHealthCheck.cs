@@ -38,7 +38,7 @@ internal sealed class BpfHealthCheck(IServiceProvider services, IConfiguration c
             }
         }
 
-        if (TcpRouteConfig.Read(configuration).Count > 0)
+        if (TcpRouteSettings.Read(configuration).Count > 0)
         {
             if (forwarder is null)
             {

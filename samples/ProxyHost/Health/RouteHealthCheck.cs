@@ -25,7 +25,7 @@ internal sealed class RouteHealthCheck(IProxyStateLookup proxyState, IServicePro
 
         var forwarder = services.GetService<ISockmapForwarderStatus>();
         var listening = forwarder?.Routes.Select(r => r.Id).ToHashSet(StringComparer.OrdinalIgnoreCase) ?? [];
-        foreach (var route in TcpRouteConfig.Read(configuration))
+        foreach (var route in TcpRouteSettings.Read(configuration))
         {
             var state = CheckCluster($"TCP route '{route.Id}'", route.ClusterId, problems);
             if (forwarder is not null && !listening.Contains(route.Id))

@@ -45,5 +45,5 @@ internal sealed record RouteSource(bool IsDemo, string Description)
 
     public static bool HasRoutes(IConfiguration configuration) =>
         configuration.GetSection("ReverseProxy:Routes").GetChildren().Any()
-        || configuration.GetSection(TcpRouteConfig.SectionName).GetChildren().Any();
+        || configuration.GetSection(TcpRouteSettings.SectionName).GetChildren().Any();
 }
