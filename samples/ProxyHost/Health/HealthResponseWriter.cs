@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -11,7 +12,7 @@ internal static class HealthResponseWriter
         context.Response.ContentType = "application/json; charset=utf-8";
         using var buffer = new MemoryStream();
         // Buffered: Kestrel forbids the synchronous writes Utf8JsonWriter would make on the response body.
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             Write(w, report);
         }
