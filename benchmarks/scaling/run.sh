@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Scaling scenario: 1 -> 1,000 concurrent connections (wrk -c), requests/s and p99, through
+#   - the transport: ScalingApp on BpfSteer vs the same app on Kestrel's Sockets transport;
+#   - the forwarder: wrk -> ProxyHost TCP route (Mode=Sockmap, Mode=UserSpace) -> ScalingApp (Sockets) vs wrk -> ScalingApp direct.
+# Every point is repeated (quick 3x, full 5x); runs of subject and peer alternate so drift hits both alike.
+# Writes benchmarks/results/raw/scaling.json (schema: benchmarks/README.md). Expects a Release build (benchmarks/run.sh does it).
+# Usage: benchmarks/scaling/run.sh [--quick|--full]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+mode=quick
+case "${1:---quick}" in
+  --quick) mode=quick; levels=(1 100 1000); duration=2; reps=3 ;;
+  --full)  mode=full;  levels=(1 10 100 300 1000); duration=10; reps=5 ;;
+  *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
+esac
+
+raw=benchmarks/results/raw
+work=$(mktemp -d /tmp/bpfsteer-scaling.XXXXXX)
+mkdir -p "$raw"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+app=benchmarks/scaling/ScalingApp/bin/Release/net10.0/ScalingApp.dll
+proxyhost=samples/ProxyHost/bin/Release/net10.0/ProxyHost.dll
+for f in "$app" "$proxyhost"; do
+  [[ -f $f ]] || { echo "missing $f: build Release first (benchmarks/run.sh does)" >&2; exit 1; }
+done
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_line FILE REGEX: prints the first capture of REGEX once it appears in FILE (bounded: 60 s).
+wait_line() {
+  for _ in $(seq 600); do
+    if m=$(grep -oP "$2" "$1" 2>/dev/null | head -1) && [[ -n $m ]]; then echo "$m"; return 0; fi
+    sleep 0.1
+  done
+  echo "timed out waiting for /$2/ in $1:" >&2; cat "$1" >&2; return 1
+}
+
+start_app() { # start_app NAME TRANSPORT -> URL
+  dotnet "$app" --transport "$2" --urls http://127.0.0.1:0 >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  wait_line "$work/$1.log" '^listening \Khttp://\S+'
+}
+
+start_route() { # start_route NAME MODE BACKEND_HOSTPORT -> HOST:PORT of the TCP route
+  cat >"$work/$1.json" <<JSON
+{
+  "Logging": { "LogLevel": { "Default": "Warning" } },
+  "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:0" } } },
+  "ReverseProxy": {
+    "TcpRoutes": { "bench": { "Listen": "127.0.0.1:0", "ClusterId": "backend", "Mode": "$2" } },
+    "Clusters": { "backend": { "Destinations": { "d1": { "Address": "tcp://$3" } } } }
+  }
+}
+JSON
+  dotnet "$proxyhost" --config "$work/$1.json" >"$work/$1.log" 2>&1 &
+  pids+=($!)
+  wait_line "$work/$1.log" '^ProxyHost is \Kready' >/dev/null
+  grep -oP "^  TCP route    bench: .*" "$work/$1.log" >"$work/$1.mode" || true
+  grep -oP '^  tcp bench \K\S+' "$work/$1.log"
+}
+
+# One wrk run; appends "SUBJECT CONNECTIONS REP JSON" to the results file.
+measure() { # measure SUBJECT URL CONNECTIONS REP
+  local threads=$(( $3 < 2 ? 1 : 2 ))
+  local line
+  line=$(wrk -t"$threads" -c"$3" -d"${duration}s" --timeout 5s -s benchmarks/scaling/wrk-json.lua "$2" | grep '^WRKJSON ' | cut -d' ' -f2-)
+  echo "$1 $3 $4 $line" >>"$work/results.txt"
+  printf '  %-16s c=%-5s rep %s %s\n' "$1" "$3" "$4" "$line"
+}
+
+echo "scaling ($mode): levels ${levels[*]}, ${duration}s x $reps"
+bpf_url=$(start_app bpfsteer bpfsteer)/plaintext
+sock_url=$(start_app sockets sockets)/plaintext
+backend_url=$(start_app backend sockets)
+backend=${backend_url#http://}
+sockmap=$(start_route route-sockmap Sockmap "$backend")
+userspace=$(start_route route-userspace UserSpace "$backend")
+echo "  transport: BpfSteer $bpf_url, Sockets $sock_url; forwarder: direct $backend, sockmap route $sockmap, user-space route $userspace"
+
+: >"$work/results.txt"
+for c in "${levels[@]}"; do
+  for rep in $(seq "$reps"); do
+    measure BpfSteer "$bpf_url" "$c" "$rep"
+    measure Sockets "$sock_url" "$c" "$rep"
+    measure Direct "$backend_url/plaintext" "$c" "$rep"
+    measure SockmapRoute "http://$sockmap/plaintext" "$c" "$rep"
+    measure UserSpaceRoute "http://$userspace/plaintext" "$c" "$rep"
+  done
+done
+
+python3 - "$work/results.txt" "$raw/scaling.json" "$mode" "$duration" "$reps" "$work" <<'PY'
+import json, sys, os, platform
+results, out, mode, duration, reps, work = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+runs = {}
+for line in open(results):
+    subject, c, rep, js = line.split(" ", 3)
+    runs.setdefault((subject, int(c)), []).append(json.loads(js))
+levels = sorted({c for _, c in runs})
+def vals(subject, c, key): return [r[key] for r in runs.get((subject, c), [])]
+def modes(name):
+    p = os.path.join(work, name + ".mode")
+    return open(p).read().strip() if os.path.exists(p) else ""
+wrk = f"wrk -t2 -c{{C}} -d{duration}s --timeout 5s -s benchmarks/scaling/wrk-json.lua URL/plaintext"
+pairs = [("transport", "BpfSteer", "Sockets"), ("forwarder", "SockmapRoute", "Direct"),
+         ("forwarder", "UserSpaceRoute", "Direct"), ("forwarder", "SockmapRoute", "UserSpaceRoute")]
+entries = []
+for c in levels:
+    for area, subject, peer in pairs:
+        for metric, key, unit, higher in (("requests/s", "rps", "req/s", True), ("p99 latency", "p99_us", "us", False)):
+            entries.append({
+                "scenario": f"scaling {area} c={c}", "metric": metric, "unit": unit, "higherIsBetter": higher,
+                "subject": subject, "subjectValues": vals(subject, c, key),
+                "peer": peer, "peerValues": vals(peer, c, key),
+                "errors": {subject: sum(vals(subject, c, "errors")), peer: sum(vals(peer, c, "errors"))},
+                "command": wrk.replace("{C}", str(c)),
+            })
+series = [{"subject": s, "connections": c, "rps": vals(s, c, "rps"), "p99_us": vals(s, c, "p99_us")}
+          for s in ("BpfSteer", "Sockets", "Direct", "SockmapRoute", "UserSpaceRoute") for c in levels]
+doc = {
+    "suite": "scaling", "mode": mode, "repetitions": reps,
+    "command": f"benchmarks/scaling/run.sh --{mode}",
+    "placement": f"{os.cpu_count()} CPUs, nothing pinned: BpfSteer pins one worker per CPU itself; wrk -t2 (-t1 at c=1), "
+                 "ScalingApp and ProxyHost share the same CPUs (one machine, loopback).",
+    "notes": [modes("route-sockmap"), modes("route-userspace")],
+    "results": entries, "series": series,
+}
+json.dump(doc, open(out, "w"), indent=1)
+print(f"wrote {out}")
+PY
