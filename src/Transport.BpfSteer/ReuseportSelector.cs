@@ -5,12 +5,13 @@ public enum ReuseportSelector
 {
     /// <summary>
     /// A classic BPF program attached to the group returns the index of the worker pinned to the CPU that received the
-    /// SYN, so the connection is accepted and served on that CPU.
+    /// SYN, so the connection is accepted and served on that CPU. Each listener also carries SO_INCOMING_CPU, which
+    /// keeps selection by CPU (independently of group order) if the program has to be detached.
     /// </summary>
     Cbpf,
 
     /// <summary>
-    /// No program: the kernel hashes the 4-tuple, preferring a listener whose SO_INCOMING_CPU equals the receiving CPU.
+    /// No program and no SO_INCOMING_CPU on the listeners: the kernel hashes the 4-tuple, as plain SO_REUSEPORT.
     /// Use it to measure the baseline.
     /// </summary>
     None,

@@ -76,9 +76,10 @@ internal sealed partial class BpfSteerConnection
                 return;
             }
             var count = received.IntValue;
-            if (count < memory.Length)
+            if (count < memory.Length && !_peerClosedReading)
             {
                 // A short read drained the queue; edge-triggered epoll reports the next arrival. Saves the EAGAIN call.
+                // Not after RDHUP/HUP/ERR: the EOF or error is still to be read and no new edge will announce it.
                 _readable.Reset();
             }
             input.Advance(count);

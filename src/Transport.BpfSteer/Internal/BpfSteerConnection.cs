@@ -33,6 +33,7 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHand
     private bool _socketShutdown;
     private volatile Exception? _shutdownReason;
     private bool _connectionClosedFired;
+    private bool _peerClosedReading;
     private IFeatureCollection? _features;
     private IDictionary<object, object?>? _items;
     private string? _connectionId;
@@ -85,6 +86,11 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHand
 
     public void OnEvents(uint events)
     {
+        if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+        {
+            // Sticky: the FIN/RST may share the edge with the last data, and no further edge will come for it.
+            _peerClosedReading = true;
+        }
         if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
         {
             _readable.Set();

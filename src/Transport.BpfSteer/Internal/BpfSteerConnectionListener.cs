@@ -44,7 +44,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
     public async Task BindAsync()
     {
         var cpus = _pool.Cpus;
-        var group = ReuseportGroup.Create(_requested, cpus, _options.Backlog);
+        var group = ReuseportGroup.Create(_requested, cpus, _options.Backlog, preferIncomingCpu: _options.Selector == ReuseportSelector.Cbpf);
         EndPointText = group.EndPoint.ToString();
         try
         {
@@ -149,7 +149,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
     {
         if (_options.Selector == ReuseportSelector.None)
         {
-            return ("None", "Selector is None: kernel hash selection, preferring the listener whose SO_INCOMING_CPU matches.");
+            return ("None", "Selector is None: plain reuseport hashing of the 4-tuple (the baseline).");
         }
         var attach = group.TryAttachCbpf(cpus);
         if (attach.IsSuccess)

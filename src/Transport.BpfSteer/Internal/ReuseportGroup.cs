@@ -30,7 +30,11 @@ internal sealed class ReuseportGroup : IDisposable
     public Socket Member(int index) => _members[index] ?? throw new ObjectDisposedException($"reuseport member {index}");
 
     /// <summary>Binds one socket per CPU (all on the first one's port) and listens them in order.</summary>
-    public static ReuseportGroup Create(IPEndPoint endPoint, IReadOnlyList<int> cpus, int backlog)
+    /// <param name="endPoint">The endpoint; port 0 picks one port for the whole group.</param>
+    /// <param name="cpus">The worker CPUs in group order.</param>
+    /// <param name="backlog">listen() backlog of each member.</param>
+    /// <param name="preferIncomingCpu">Set SO_INCOMING_CPU on member i to cpus[i].</param>
+    public static ReuseportGroup Create(IPEndPoint endPoint, IReadOnlyList<int> cpus, int backlog, bool preferIncomingCpu)
     {
         var members = new Socket?[cpus.Count];
         try
@@ -50,8 +54,12 @@ internal sealed class ReuseportGroup : IDisposable
                 {
                     NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)");
                 }
-                // Order-independent preference for the hash fallback (kernel >= 6.0): used when no program is attached.
-                NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_INCOMING_CPU, cpus[i], "setsockopt(SO_INCOMING_CPU)");
+                if (preferIncomingCpu)
+                {
+                    // Order-independent preference of the kernel's hash fallback (>= 6.0), in force once the program is
+                    // detached (membership change) or when it returns an index out of range.
+                    NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_INCOMING_CPU, cpus[i], "setsockopt(SO_INCOMING_CPU)");
+                }
                 Bind(socket, bound ?? endPoint);
                 if (i == 0)
                 {

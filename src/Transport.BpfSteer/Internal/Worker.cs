@@ -165,8 +165,10 @@ internal sealed class Worker : System.IO.Pipelines.PipeScheduler
     {
         if (ev.Data == Epoll.WakeToken)
         {
-            Volatile.Write(ref _signalled, 0);
+            // Read the eventfd first, then clear the flag: the other order can swallow a wake written after the clear
+            // and leave the flag set forever (every later Schedule would then skip its wake-up).
             _epoll.ResetWake();
+            Volatile.Write(ref _signalled, 0);
             return;
         }
         if (_handlers.TryGetValue(ev.Data, out var handler))
