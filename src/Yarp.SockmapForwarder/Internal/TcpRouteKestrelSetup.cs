@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,12 +16,18 @@ namespace Yarp.SockmapForwarder.Internal;
 /// Kestrel ignores URLs (ASPNETCORE_URLS, UseUrls) once code-defined endpoints exist: an app with TCP routes declares its
 /// HTTP endpoints through <c>Kestrel:Endpoints</c> or <c>ConfigureKestrel</c>.
 /// </remarks>
-internal sealed class TcpRouteKestrelSetup(TcpRouteTable table, TcpRouteConnectionHandler handler, ILogger<TcpRouteKestrelSetup> logger)
+internal sealed class TcpRouteKestrelSetup(TcpRouteTable table, IServiceProvider services, ILogger<TcpRouteKestrelSetup> logger)
     : IConfigureOptions<KestrelServerOptions>
 {
     public void Configure(KestrelServerOptions options)
     {
-        foreach (var route in table.EnsureLoaded())
+        var routes = table.EnsureLoaded(); // first: configuration errors come before anything else
+        if (routes.Count == 0)
+        {
+            return;
+        }
+        var handler = services.GetRequiredService<TcpRouteConnectionHandler>();
+        foreach (var route in routes)
         {
             var listen = route.Listen;
             Action<ListenOptions> configure = listenOptions =>
