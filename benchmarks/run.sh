@@ -30,7 +30,9 @@ mkdir -p "$raw"
 : >"$status"
 
 # Nothing else should compete for the two CPUs; say what the machine was doing, since the numbers depend on it.
-echo "== load before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== load before the run: $load (1/5/15 min)"
+echo "$load" >"$raw/load-before.txt"
 
 for entry in "${budgets[@]}"; do
   suite=${entry%%:*}

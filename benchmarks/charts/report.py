@@ -135,7 +135,10 @@ def machine():
 def write_markdown(path, docs, table, problems, charts, title, suites):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     modes = sorted({d.get("mode", "?") for d in docs})
-    lines = [f"# {title}", "", f"Measured {now} on {machine()}. Mode: {', '.join(modes) or '–'}.", "",
+    load_file = os.path.join(os.path.dirname(path), "raw", "load-before.txt")
+    load = open(load_file).read().strip() if os.path.exists(load_file) else None
+    load_text = f" Load average before the run: {load} (1/5/15 min; a busy machine makes every ratio noisy)." if load else ""
+    lines = [f"# {title}", "", f"Measured {now} on {machine()}. Mode: {', '.join(modes) or '–'}.{load_text}", "",
              "Every figure is a ratio subject / peer measured in the same run (median [min–max] over the repetitions; "
              "for latency lower is better). Goals are judged on the median.", ""]
     met = sum(1 for r in table if r["met"] == "met")

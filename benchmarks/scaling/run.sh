@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 
 mode=quick
 case "${1:---quick}" in
-  --quick) mode=quick; levels=(1 100 1000); duration=2; reps=3 ;;
+  --quick) mode=quick; levels=(1 100 1000); duration=1; reps=3 ;;
   --full)  mode=full;  levels=(1 10 100 300 1000); duration=10; reps=5 ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
@@ -27,28 +27,55 @@ done
 
 pids=()
 cleanup() {
+  # SIGTERM first (the graceful path), SIGKILL for whatever has not stopped 10 s later — and say so: a server that
+  # ignores SIGTERM is a finding, not something to hide.
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for _ in $(seq 100); do
+    alive=()
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+    ((${#alive[@]})) || break
+    sleep 0.1
+  done
+  for p in "${alive[@]}"; do
+    echo "  pid $p ($(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | cut -c1-120)) did not stop within 10 s of SIGTERM: killed" >&2
+    kill -9 "$p" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# wait_line FILE REGEX: prints the first capture of REGEX once it appears in FILE (bounded: 60 s).
+# launch NAME COMMAND...: starts a server in the background, logging to $work/NAME.log; sets $pid. Not in a
+# subshell, so the trap below knows every pid it must stop.
+launch() {
+  local name=$1; shift
+  "$@" >"$work/$name.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+}
+
+# wait_line NAME PID REGEX: sets $found to the first match of REGEX in NAME's log (bounded: 60 s; fails at once if
+# the process exited).
 wait_line() {
   for _ in $(seq 600); do
-    if m=$(grep -oP "$2" "$1" 2>/dev/null | head -1) && [[ -n $m ]]; then echo "$m"; return 0; fi
+    if found=$(grep -oP "$3" "$work/$1.log" 2>/dev/null | head -1) && [[ -n $found ]]; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "  $1 exited before printing /$3/; last lines of its log:" >&2
+      tail -5 "$work/$1.log" | cut -c1-300 >&2
+      return 1
+    fi
     sleep 0.1
   done
-  echo "timed out waiting for /$2/ in $1:" >&2; cat "$1" >&2; return 1
+  echo "  timed out waiting for /$3/ in $work/$1.log" >&2
+  return 1
 }
 
-start_app() { # start_app NAME TRANSPORT -> URL
-  dotnet "$app" --transport "$2" --urls http://127.0.0.1:0 >"$work/$1.log" 2>&1 &
-  pids+=($!)
-  wait_line "$work/$1.log" '^listening \Khttp://\S+'
+start_app() { # start_app NAME TRANSPORT: sets $url
+  launch "$1" dotnet "$app" --transport "$2" --urls http://127.0.0.1:0
+  wait_line "$1" "$pid" '^listening \Khttp://\S+'
+  url=$found
 }
 
-start_route() { # start_route NAME MODE BACKEND_HOSTPORT -> HOST:PORT of the TCP route
+start_route() { # start_route NAME MODE BACKEND_HOSTPORT: sets $route (HOST:PORT of the TCP route)
   cat >"$work/$1.json" <<JSON
 {
   "Logging": { "LogLevel": { "Default": "Warning" } },
@@ -59,11 +86,11 @@ start_route() { # start_route NAME MODE BACKEND_HOSTPORT -> HOST:PORT of the TCP
   }
 }
 JSON
-  dotnet "$proxyhost" --config "$work/$1.json" >"$work/$1.log" 2>&1 &
-  pids+=($!)
-  wait_line "$work/$1.log" '^ProxyHost is \Kready' >/dev/null
+  route=""
+  launch "$1" dotnet "$proxyhost" --config "$work/$1.json"
+  wait_line "$1" "$pid" '^ProxyHost is \Kready' || return 1
   grep -oP "^  TCP route    bench: .*" "$work/$1.log" >"$work/$1.mode" || true
-  grep -oP '^  tcp bench \K\S+' "$work/$1.log"
+  route=$(grep -oP '^  tcp bench \K\S+' "$work/$1.log")
 }
 
 # One wrk run; appends "SUBJECT CONNECTIONS REP JSON" to the results file.
@@ -76,12 +103,19 @@ measure() { # measure SUBJECT URL CONNECTIONS REP
 }
 
 echo "scaling ($mode): levels ${levels[*]}, ${duration}s x $reps"
-bpf_url=$(start_app bpfsteer bpfsteer)/plaintext
-sock_url=$(start_app sockets sockets)/plaintext
-backend_url=$(start_app backend sockets)
+start_app bpfsteer bpfsteer && bpf_url=$url/plaintext
+start_app sockets sockets && sock_url=$url/plaintext
+start_app backend sockets && backend_url=$url
 backend=${backend_url#http://}
-sockmap=$(start_route route-sockmap Sockmap "$backend")
-userspace=$(start_route route-userspace UserSpace "$backend")
+# A route that cannot start (e.g. Mode=Sockmap without CAP_BPF) is reported as "no data"; the rest still runs.
+sockmap=""; userspace=""
+if start_route route-sockmap Sockmap "$backend"; then sockmap=$route; else echo "  sockmap route did not start: no data" >&2; fi
+if start_route route-userspace UserSpace "$backend"; then userspace=$route; else echo "  user-space route did not start: no data" >&2; fi
+
+# Warm-up (not recorded): JIT, connection pools and the first sockmap insertions happen here, not in rep 1.
+for u in "$bpf_url" "$sock_url" "$backend_url/plaintext" ${sockmap:+"http://$sockmap/plaintext"} ${userspace:+"http://$userspace/plaintext"}; do
+  wrk -t2 -c64 -d1s "$u" >/dev/null
+done
 echo "  transport: BpfSteer $bpf_url, Sockets $sock_url; forwarder: direct $backend, sockmap route $sockmap, user-space route $userspace"
 
 : >"$work/results.txt"
@@ -90,8 +124,8 @@ for c in "${levels[@]}"; do
     measure BpfSteer "$bpf_url" "$c" "$rep"
     measure Sockets "$sock_url" "$c" "$rep"
     measure Direct "$backend_url/plaintext" "$c" "$rep"
-    measure SockmapRoute "http://$sockmap/plaintext" "$c" "$rep"
-    measure UserSpaceRoute "http://$userspace/plaintext" "$c" "$rep"
+    [[ -n $sockmap ]] && measure SockmapRoute "http://$sockmap/plaintext" "$c" "$rep"
+    [[ -n $userspace ]] && measure UserSpaceRoute "http://$userspace/plaintext" "$c" "$rep"
   done
 done
 
