@@ -15,4 +15,11 @@ public enum ReuseportSelector
     /// Use it to measure the baseline.
     /// </summary>
     None,
+
+    /// <summary>
+    /// An eBPF <c>sk_reuseport</c> program selects, from a REUSEPORT_SOCKARRAY keyed by worker, the listener of the
+    /// worker on the receiving CPU. Independent of group order, and attached as SELECT_OR_MIGRATE, so a closing
+    /// listener's queued connections are migrated without net.ipv4.tcp_migrate_req. Needs CAP_BPF.
+    /// </summary>
+    Ebpf,
 }

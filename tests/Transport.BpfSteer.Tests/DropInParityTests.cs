@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
+using BpfSteer.Transport;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Transport.BpfSteer.Tests;
@@ -11,10 +12,12 @@ namespace Transport.BpfSteer.Tests;
 /// <summary>The same app answers curl identically on Kestrel's Sockets transport and on BpfSteer.</summary>
 public class DropInParityTests
 {
-    [Fact]
-    public async Task KeepAlive_ThreeRequestsOneCurl_ReuseOneConnection()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task KeepAlive_ThreeRequestsOneCurl_ReuseOneConnection(ApplicationScheduling scheduling)
     {
-        var (sockets, bpf) = await Parity.RunAsync(async app =>
+        var (sockets, bpf) = await Parity.RunAsync(scheduling, async app =>
         {
             var url = new Uri(app.Address, "/plaintext").ToString();
             return await ClientProcess.CurlAsync("--http1.1", "-w", " %{num_connects}\n", url, url, url);
@@ -23,10 +26,12 @@ public class DropInParityTests
         Assert.Equal(sockets, bpf);
     }
 
-    [Fact]
-    public async Task Pipelining_ThreeRequestsInOneWrite_ThreeResponsesInOrder()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task Pipelining_ThreeRequestsInOneWrite_ThreeResponsesInOrder(ApplicationScheduling scheduling)
     {
-        var (sockets, bpf) = await Parity.RunAsync(async app =>
+        var (sockets, bpf) = await Parity.RunAsync(scheduling, async app =>
         {
             using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await client.ConnectAsync(IPAddress.Loopback, app.Port).DefaultTimeout();
@@ -46,11 +51,13 @@ public class DropInParityTests
         Assert.Equal(sockets, bpf);
     }
 
-    [Fact]
-    public async Task Chunked_RequestAndResponse_EchoedAndChunked()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task Chunked_RequestAndResponse_EchoedAndChunked(ApplicationScheduling scheduling)
     {
         var payload = TestApp.Pattern(300_000);
-        var (sockets, bpf) = await Parity.RunAsync(async app =>
+        var (sockets, bpf) = await Parity.RunAsync(scheduling, async app =>
         {
             var echo = await ClientProcess.RunAsync("curl", ["-sS", "--http1.1", "-H", "Transfer-Encoding: chunked", "--data-binary", "@-",
                 new Uri(app.Address, "/echo").ToString()], payload);
@@ -63,8 +70,10 @@ public class DropInParityTests
         Assert.Equal(sockets, bpf);
     }
 
-    [Fact]
-    public async Task TenMegabytes_UploadAndDownload_ArriveIntact()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task TenMegabytes_UploadAndDownload_ArriveIntact(ApplicationScheduling scheduling)
     {
         const int size = 10 * 1024 * 1024;
         var data = TestApp.Pattern(size);
@@ -73,7 +82,7 @@ public class DropInParityTests
         var expected = $"{size} {Convert.ToHexStringLower(SHA256.HashData(data))}";
         try
         {
-            var (sockets, bpf) = await Parity.RunAsync(async app =>
+            var (sockets, bpf) = await Parity.RunAsync(scheduling, async app =>
             {
                 var upload = await ClientProcess.CurlAsync("--http1.1", "--data-binary", "@" + file, new Uri(app.Address, "/upload").ToString());
                 var downloaded = file + ".down";
@@ -92,21 +101,25 @@ public class DropInParityTests
         }
     }
 
-    [Fact]
-    public async Task H2c_PriorKnowledge_ServedOverHttp2()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task H2c_PriorKnowledge_ServedOverHttp2(ApplicationScheduling scheduling)
     {
-        var (sockets, bpf) = await Parity.RunAsync(
+        var (sockets, bpf) = await Parity.RunAsync(scheduling, 
             app => ClientProcess.CurlAsync("--http2-prior-knowledge", "-w", " %{http_version}", new Uri(app.Address, "/json").ToString()),
             kestrel: k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         Assert.Equal("{\"message\":\"Hello, World!\"} 2", bpf);
         Assert.Equal(sockets, bpf);
     }
 
-    [Fact]
-    public async Task Https_SelfSigned_Http11AndHttp2ViaAlpn()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task Https_SelfSigned_Http11AndHttp2ViaAlpn(ApplicationScheduling scheduling)
     {
         using var cert = SelfSignedCertificate.Create();
-        var (sockets, bpf) = await Parity.RunAsync(async app =>
+        var (sockets, bpf) = await Parity.RunAsync(scheduling, async app =>
         {
             var url = new Uri(app.Address, "/plaintext").ToString();
             var h1 = await ClientProcess.CurlAsync("-k", "--http1.1", "-w", " %{http_version}", url);
@@ -121,10 +134,12 @@ public class DropInParityTests
         Assert.Equal(sockets, bpf);
     }
 
-    [Fact]
-    public async Task WebSocket_Echo_MessagesComeBack()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task WebSocket_Echo_MessagesComeBack(ApplicationScheduling scheduling)
     {
-        var (sockets, bpf) = await Parity.RunAsync(async app =>
+        var (sockets, bpf) = await Parity.RunAsync(scheduling, async app =>
         {
             using var ws = new ClientWebSocket();
             await ws.ConnectAsync(new Uri($"ws://127.0.0.1:{app.Port}/ws"), CancellationToken.None).DefaultTimeout();

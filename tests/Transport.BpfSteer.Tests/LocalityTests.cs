@@ -14,22 +14,24 @@ public class LocalityTests(ITestOutputHelper output)
     private const int PerCpu = 150;
 
     [Theory]
-    [InlineData(new[] { 0, 1 })]
-    [InlineData(new[] { 1, 0 })] // group order differs from CPU numbers: the jump-table program
-    public async Task CbpfSelector_ClientsPinnedPerCpu_AtLeast99PercentOnMatchingWorker(int[] cpus)
+    [InlineData(ReuseportSelector.Cbpf, new[] { 0, 1 })]
+    [InlineData(ReuseportSelector.Cbpf, new[] { 1, 0 })] // group order differs from CPU numbers: the jump-table program
+    [InlineData(ReuseportSelector.Ebpf, new[] { 0, 1 })]
+    [InlineData(ReuseportSelector.Ebpf, new[] { 1, 0 })]
+    public async Task Selector_ClientsPinnedPerCpu_AtLeast99PercentOnMatchingWorker(ReuseportSelector selector, int[] cpus)
     {
         await using var app = await TestApp.StartAsync(TransportKind.BpfSteer, o =>
         {
             o.Cpus = cpus;
-            o.Selector = ReuseportSelector.Cbpf;
+            o.Selector = selector;
         });
         var landings = await RunClientsAsync(app, cpus);
         var matched = landings.Count(l => l.WorkerCpu == l.IncomingCpu && l.WorkerCpu == l.ClientCpu);
-        output.WriteLine($"cBPF, CPUs [{string.Join(",", cpus)}]: {matched}/{landings.Count} on the worker of the receiving CPU");
+        output.WriteLine($"{selector}, CPUs [{string.Join(",", cpus)}]: {matched}/{landings.Count} on the worker of the receiving CPU");
         Assert.True(matched >= landings.Count * 0.99, $"{matched}/{landings.Count}");
 
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
-        Assert.Equal("Cbpf", status.Selector);
+        Assert.Equal(selector.ToString(), status.Selector);
         Assert.Equal(cpus, status.Workers.Select(w => w.Cpu));
         Assert.Equal(landings.Count, status.Workers.Sum(w => w.Accepted));
         Assert.True(status.Workers.Sum(w => w.IncomingCpuMatched) >= landings.Count * 0.99);

@@ -6,15 +6,15 @@ namespace Transport.BpfSteer.Tests;
 public static class Parity
 {
     /// <summary>Returns (sockets, bpfsteer) results; asserts the BpfSteer app logged no errors.</summary>
-    public static async Task<(T Sockets, T BpfSteer)> RunAsync<T>(Func<TestApp, Task<T>> scenario,
-        Action<KestrelServerOptions>? kestrel = null, Action<global::BpfSteer.Transport.BpfSteerTransportOptions>? options = null)
+    public static async Task<(T Sockets, T BpfSteer)> RunAsync<T>(global::BpfSteer.Transport.ApplicationScheduling scheduling,
+        Func<TestApp, Task<T>> scenario, Action<KestrelServerOptions>? kestrel = null)
     {
         T sockets;
         await using (var app = await TestApp.StartAsync(TransportKind.Sockets, kestrel: kestrel))
         {
             sockets = await scenario(app).DefaultTimeout();
         }
-        await using (var app = await TestApp.StartAsync(TransportKind.BpfSteer, options, kestrel))
+        await using (var app = await TestApp.StartAsync(TransportKind.BpfSteer, o => o.ApplicationScheduling = scheduling, kestrel))
         {
             var bpf = await scenario(app).DefaultTimeout();
             app.Errors.AssertNoErrors();

@@ -42,9 +42,10 @@ public sealed class TestApp : IAsyncDisposable
     public IServiceProvider Services => App.Services;
 
     public static async Task<TestApp> StartAsync(TransportKind kind, Action<BpfSteerTransportOptions>? configure = null,
-        Action<KestrelServerOptions>? kestrel = null, string url = "http://127.0.0.1:0")
+        Action<KestrelServerOptions>? kestrel = null, string url = "http://127.0.0.1:0", Action<WebApplicationBuilder>? configureBuilder = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        configureBuilder?.Invoke(builder);
         var errors = new ErrorLogCollector();
         builder.Logging.ClearProviders().AddProvider(errors).SetMinimumLevel(LogLevel.Warning);
         if (kind == TransportKind.BpfSteer)
@@ -60,6 +61,7 @@ public sealed class TestApp : IAsyncDisposable
         {
             builder.WebHost.UseUrls(url);
         }
+        builder.Services.AddSingleton<InFlight>();
         var app = builder.Build();
         app.UseWebSockets();
         Map(app);
@@ -114,11 +116,14 @@ public sealed class TestApp : IAsyncDisposable
             }
             return Results.Text($"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}");
         });
-        app.MapGet("/delay", async (int ms) =>
+        app.MapGet("/delay", async (int ms, InFlight inFlight) =>
         {
+            Interlocked.Increment(ref inFlight.Started);
             await Task.Delay(ms);
             return Results.Text("done");
         });
+        app.MapGet("/peer", (HttpContext ctx) =>
+            Results.Text($"{ctx.Connection.LocalIpAddress}:{ctx.Connection.LocalPort} {ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort} {ctx.Connection.Id}"));
         app.MapGet("/conn", (HttpContext ctx) =>
         {
             var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
@@ -147,4 +152,10 @@ public sealed class TestApp : IAsyncDisposable
         _ = IPAddress.Loopback;
         _ = typeof(IHttpConnectionFeature);
     }
+}
+
+/// <summary>Requests that reached the /delay handler.</summary>
+public sealed class InFlight
+{
+    public int Started;
 }

@@ -58,13 +58,25 @@ internal sealed partial class BpfSteerConnection
     }
 
     private ValueTask SendAsync(in ReadOnlySequence<byte> buffer)
-        => buffer.IsSingleSegment ? SendAsync(buffer.First) : SendSegmentsAsync(buffer);
+        => buffer.IsSingleSegment ? SendAsync(buffer.First) : SendGatheredAsync(buffer);
 
-    private async ValueTask SendSegmentsAsync(ReadOnlySequence<byte> buffer)
+    /// <summary>Several segments (e.g. a large response): one sendmsg for up to 64 of them at a time.</summary>
+    private async ValueTask SendGatheredAsync(ReadOnlySequence<byte> buffer)
     {
-        foreach (var segment in buffer)
+        while (!buffer.IsEmpty)
         {
-            await SendAsync(segment).ConfigureAwait(false);
+            var sent = NativeSocketVector.TrySend(_socket, buffer);
+            if (sent.IsSuccess)
+            {
+                buffer = buffer.Slice(sent.Value);
+                continue;
+            }
+            if (sent.Errno != Errno.EAGAIN)
+            {
+                throw ErrnoMap.ToException(sent.Errno, "sendmsg");
+            }
+            _writable.Reset();
+            await _writable;
         }
     }
 

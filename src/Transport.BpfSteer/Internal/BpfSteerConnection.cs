@@ -34,6 +34,7 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHand
     private volatile Exception? _shutdownReason;
     private bool _connectionClosedFired;
     private bool _peerClosedReading;
+    private int _closedOnce;
     private IFeatureCollection? _features;
     private IDictionary<object, object?>? _items;
     private string? _connectionId;
@@ -136,6 +137,10 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHand
     /// <summary>Both loops are done: leave epoll and close the descriptor (or give it to the hand-off).</summary>
     private void CloseOnWorker()
     {
+        if (Interlocked.Exchange(ref _closedOnce, 1) != 0)
+        {
+            return;
+        }
         _worker.Unregister(_socket, _epollToken);
         _worker.Connections.Remove(this);
         _worker.Counters.OnClosed();
@@ -147,6 +152,23 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHand
         {
             _socket.Dispose();
         }
+        _closed.TrySetResult();
+    }
+
+    /// <summary>The worker's loop died (its thread): nothing will run this connection's loops again, so end it here.</summary>
+    internal void FailFromWorker(Exception error)
+    {
+        if (Interlocked.Exchange(ref _closedOnce, 1) != 0)
+        {
+            return;
+        }
+        Shutdown(new ConnectionAbortedException("The BpfSteer worker serving this connection failed.", error));
+        _input.Writer.Complete(error);
+        _output.Reader.Complete(error);
+        FireConnectionClosed();
+        _worker.Counters.OnClosed();
+        _handoff?.TrySetException(error);
+        _socket.Dispose();
         _closed.TrySetResult();
     }
 

@@ -44,7 +44,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
     public async Task BindAsync()
     {
         var cpus = _pool.Cpus;
-        var group = ReuseportGroup.Create(_requested, cpus, _options.Backlog, preferIncomingCpu: _options.Selector == ReuseportSelector.Cbpf);
+        var group = ReuseportGroup.Create(_requested, cpus, _options.Backlog, preferIncomingCpu: _options.Selector != ReuseportSelector.None);
         EndPointText = group.EndPoint.ToString();
         try
         {
@@ -56,6 +56,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
                 var member = new WorkerListener(_pool.Workers[i], group.Member(i), this, _options, _logger);
                 _members[i] = member;
                 await _pool.Workers[i].InvokeAsync(member.Register).ConfigureAwait(false);
+                _pool.Workers[i].Faulted += OnWorkerFaulted;
             }
             _state.OnBound(EndPointText, selector, detail);
             BpfSteerLog.ListenerBound(_logger, EndPointText, cpus.Count, string.Join(",", cpus), selector);
@@ -117,6 +118,10 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
                     _group.CloseMember(index);
                 }).ConfigureAwait(false);
             }
+            foreach (var worker in _pool.Workers)
+            {
+                worker.Faulted -= OnWorkerFaulted;
+            }
             _state.OnUnbound(EndPointText);
             _accepted.Writer.TryComplete();
         }
@@ -145,23 +150,66 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         await _state.ReleaseWorkersAsync(_pool).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// On the dying worker's thread. Its member must leave the group (nobody accepts from it any more; with
+    /// tcp_migrate_req its queue moves to a live member), and leaving reorders the group, so the cBPF program is
+    /// detached first: selection falls back to the SO_INCOMING_CPU preference, which does not depend on order.
+    /// </summary>
+    private void OnWorkerFaulted(Worker worker, Exception error)
+    {
+        _unbindLock.Wait();
+        try
+        {
+            if (_unbound || _group is null)
+            {
+                return;
+            }
+            var detached = _group.DetachSelector();
+            _group.CloseMember(worker.Index);
+            _state.OnSelectorChanged(detached ? "None" : _state.Selector, detached
+                ? $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group and the cBPF program was detached, " +
+                  "so selection is by SO_INCOMING_CPU among the remaining workers."
+                : $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group; the selector keeps placing the other CPUs' connections.");
+        }
+        finally
+        {
+            _unbindLock.Release();
+        }
+    }
+
     private (string Selector, string Detail) AttachSelector(ReuseportGroup group, IReadOnlyList<int> cpus)
     {
         if (_options.Selector == ReuseportSelector.None)
         {
             return ("None", "Selector is None: plain reuseport hashing of the 4-tuple (the baseline).");
         }
-        var attach = group.TryAttachCbpf(cpus);
-        if (attach.IsSuccess)
+        Exception error;
+        if (_options.Selector == ReuseportSelector.Ebpf)
         {
-            return ("Cbpf", $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
+            try
+            {
+                group.AttachEbpf(cpus);
+                return ("Ebpf", $"eBPF sk_reuseport program (SELECT_OR_MIGRATE), CPU → worker → REUSEPORT_SOCKARRAY for CPUs [{string.Join(",", cpus)}].");
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                error = ex;
+            }
         }
-        var error = BpfSteer.Interop.ErrnoMap.ToException(attach.Errno, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "BpfSteer:Transport:Selector");
+        else
+        {
+            var attach = group.TryAttachCbpf(cpus);
+            if (attach.IsSuccess)
+            {
+                return ("Cbpf", $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
+            }
+            error = BpfSteer.Interop.ErrnoMap.ToException(attach.Errno, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "BpfSteer:Transport:Selector");
+        }
         if (!_options.AllowSelectorFallback)
         {
             throw error;
         }
         BpfSteerLog.SelectorFallback(_logger, group.EndPoint.ToString(), error.Message);
-        return ("None", "cBPF attach failed, fell back to reuseport hashing (AllowSelectorFallback): " + error.Message);
+        return ("None", $"{_options.Selector} attach failed, fell back to reuseport hashing (AllowSelectorFallback): " + error.Message);
     }
 }

@@ -101,6 +101,18 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
         }
     }
 
+    /// <summary>The running workers, if any (tests and diagnostics).</summary>
+    internal WorkerPool? CurrentPool => _pool;
+
+    public void OnSelectorChanged(string selector, string detail)
+    {
+        lock (_statusLock)
+        {
+            _selector = selector;
+            _selectorDetail = detail;
+        }
+    }
+
     public void OnUnbound(string endPoint)
     {
         lock (_statusLock)

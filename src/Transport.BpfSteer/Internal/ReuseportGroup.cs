@@ -15,6 +15,7 @@ internal sealed class ReuseportGroup : IDisposable
 {
     private readonly Socket?[] _members;
     private bool _selectorAttached;
+    private EbpfReuseportSelector? _ebpf;
 
     private ReuseportGroup(Socket?[] members, IPEndPoint endPoint)
     {
@@ -91,6 +92,13 @@ internal sealed class ReuseportGroup : IDisposable
         return result;
     }
 
+    /// <summary>The eBPF selector, when one is attached.</summary>
+    public EbpfReuseportSelector? Ebpf => _ebpf;
+
+    /// <summary>Attaches the eBPF selector (throws with the cause when it cannot be loaded or attached).</summary>
+    public void AttachEbpf(IReadOnlyList<int> cpus)
+        => _ebpf = EbpfReuseportSelector.Attach(_members.Select((m, i) => m ?? Member(i)).ToArray(), cpus);
+
     /// <summary>
     /// Removes the program before the membership changes: closing a member moves the last one into its slot, which
     /// would silently break the CPU → index mapping. Without it the kernel's hash fallback prefers the listener whose
@@ -98,6 +106,7 @@ internal sealed class ReuseportGroup : IDisposable
     /// </summary>
     public bool DetachSelector()
     {
+        // The eBPF selector is keyed by worker, not by group index: it stays (and migrates the closing member's queue).
         if (!_selectorAttached)
         {
             return false;
@@ -128,6 +137,7 @@ internal sealed class ReuseportGroup : IDisposable
         {
             CloseMember(i);
         }
+        _ebpf?.Dispose();
     }
 
     private static void Bind(Socket socket, IPEndPoint endPoint)

@@ -26,6 +26,7 @@ internal sealed class Worker : System.IO.Pipelines.PipeScheduler
     private ulong _nextToken;
     private int _signalled;
     private volatile bool _stopping;
+    private volatile bool _faulted;
 
     public Worker(int index, WorkerCounters counters, MemoryPool<byte> memoryPool, ILogger logger)
     {
@@ -50,6 +51,12 @@ internal sealed class Worker : System.IO.Pipelines.PipeScheduler
 
     public bool IsCurrentThread => Thread.CurrentThread == _thread;
 
+    /// <summary>True once the loop died; the worker's listeners and connections have been failed.</summary>
+    public bool IsFaulted => _faulted;
+
+    /// <summary>Raised on the dying worker thread when its loop fails, after its connections were failed.</summary>
+    public event Action<Worker, Exception>? Faulted;
+
     /// <summary>Starts the thread; completes once it is pinned (or faults if pinning failed).</summary>
     public Task StartAsync()
     {
@@ -60,6 +67,12 @@ internal sealed class Worker : System.IO.Pipelines.PipeScheduler
     /// <summary>Queues work for the worker thread; safe from any thread. FIFO.</summary>
     public override void Schedule(Action<object?> action, object? state)
     {
+        if (_faulted)
+        {
+            // No loop any more: pipe continuations and clean-up still have to run somewhere.
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+            return;
+        }
         _queue.Enqueue((action, state));
         // One eventfd write per batch: the loop clears the flag before it drains the queue, so nothing is missed.
         if (!IsCurrentThread && Interlocked.Exchange(ref _signalled, 1) == 0)
@@ -107,7 +120,7 @@ internal sealed class Worker : System.IO.Pipelines.PipeScheduler
     /// <summary>Removes a registration; worker thread only. A descriptor already closed is not an error.</summary>
     public void Unregister(SafeHandle fd, ulong token)
     {
-        if (_handlers.Remove(token) && !fd.IsClosed)
+        if (_handlers.Remove(token) && !fd.IsClosed && !_faulted)
         {
             _epoll.Remove(fd);
         }
@@ -152,12 +165,40 @@ internal sealed class Worker : System.IO.Pipelines.PipeScheduler
         }
         catch (Exception ex)
         {
-            BpfSteerLog.WorkerFailed(_logger, Cpu, ex);
+            Fail(ex);
         }
         finally
         {
             _epoll.Dispose();
             _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// The loop died: fail its connections (FIN, pipes completed with the error), let the owners of its listen sockets
+    /// close them (so the group does not keep a member nobody accepts from) and hand queued work to the thread pool.
+    /// </summary>
+    private void Fail(Exception ex)
+    {
+        BpfSteerLog.WorkerFailed(_logger, Cpu, ex);
+        _faulted = true;
+        foreach (var connection in Connections.ToArray())
+        {
+            connection.FailFromWorker(ex);
+        }
+        Connections.Clear();
+        _handlers.Clear();
+        try
+        {
+            Faulted?.Invoke(this, ex);
+        }
+        catch (Exception inner)
+        {
+            BpfSteerLog.HandlerFailed(_logger, Cpu, inner);
+        }
+        while (_queue.TryDequeue(out var item))
+        {
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
         }
     }
 

@@ -41,6 +41,10 @@ internal sealed class WorkerListener : IEpollHandler
     /// <summary>Worker thread: accept what is queued, then stop polling. The caller closes the socket.</summary>
     public void DrainAndUnregister()
     {
+        if (_worker.IsFaulted)
+        {
+            return; // its member was closed when the worker failed
+        }
         while (AcceptOne())
         {
         }

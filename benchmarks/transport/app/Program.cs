@@ -1,0 +1,56 @@
+// The benchmark app: the same two TechEmpower-style endpoints on either transport.
+//   dotnet TransportBenchApp.dll --transport bpfsteer|sockets --port 5000 [--scheduling Inline|ThreadPool] [--cpus 0,1]
+using System.Text.Json.Serialization;
+using BpfSteer.Transport;
+
+var options = BenchArgs.Parse(args);
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, BenchJsonContext.Default));
+if (options.Transport == "bpfsteer")
+{
+    builder.WebHost.UseBpfSteeredTransport(o =>
+    {
+        o.ApplicationScheduling = options.Scheduling;
+        if (options.Cpus is { } cpus)
+        {
+            o.Cpus = cpus;
+        }
+    });
+}
+else if (options.Transport != "sockets")
+{
+    Console.Error.WriteLine($"--transport must be bpfsteer or sockets, not '{options.Transport}'.");
+    return 2;
+}
+
+var app = builder.Build();
+// Plaintext and JSON as in the TechEmpower benchmarks: tiny responses, so the transport's cost dominates.
+app.MapGet("/plaintext", () => Results.Text("Hello, World!"));
+app.MapGet("/json", () => Results.Json(new Message("Hello, World!"), BenchJsonContext.Default.Message));
+app.Run();
+return 0;
+
+internal sealed record Message(string message);
+
+[JsonSerializable(typeof(Message))]
+internal sealed partial class BenchJsonContext : JsonSerializerContext;
+
+internal sealed record BenchArgs(string Transport, int Port, ApplicationScheduling Scheduling, int[]? Cpus)
+{
+    public static BenchArgs Parse(string[] args)
+    {
+        string Value(string name, string fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        }
+        var cpus = Value("--cpus", "");
+        return new BenchArgs(
+            Value("--transport", "bpfsteer"),
+            int.Parse(Value("--port", "5000")),
+            Enum.Parse<ApplicationScheduling>(Value("--scheduling", "Inline"), ignoreCase: true),
+            cpus.Length == 0 ? null : cpus.Split(',').Select(int.Parse).ToArray());
+    }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# BpfSteer transport vs Kestrel's Sockets transport, same app, same run, wrk.
+#
+#   benchmarks/transport/run.sh [--quick]
+#
+# For each repetition (>= 3) and endpoint (/plaintext, /json) the variants run back to back, interleaved:
+#   sockets              Kestrel's Sockets transport (the peer every ratio is taken against)
+#   bpfsteer-inline      BpfSteer, ApplicationScheduling=Inline (request processing on the accepting worker)
+#   bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
+# CPU placement (2-core VM): server process and wrk both confined to CPUs $CPUS with taskset; BpfSteer runs one
+# pinned worker per CPU; wrk -t2 so both CPUs originate connections (on loopback the SYN is received on the client's
+# CPU, which is what the cBPF selector steers by). Written into the results.
+# Results: benchmarks/results/transport.json and transport.md (summary), raw wrk output in benchmarks/results/raw/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+REPS=${REPS:-3}
+CPUS=${CPUS:-0,1}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION=${DURATION:-15s}; WARMUP=${WARMUP:-5s}; fi
+PORT=${PORT:-5099}
+VARIANTS=(sockets bpfsteer-inline bpfsteer-threadpool)
+ENDPOINTS=(plaintext json)
+
+for tool in wrk taskset curl python3; do
+  command -v "$tool" >/dev/null || { echo "$tool is required (bash eng/install-prereqs.sh)" >&2; exit 1; }
+done
+
+dotnet build benchmarks/transport/app -c Release -nologo -clp:ErrorsOnly >/dev/null
+APP=benchmarks/transport/app/bin/Release/net10.0/TransportBenchApp.dll
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+raw=benchmarks/results/raw/transport-$stamp
+mkdir -p "$raw"
+
+server_pid=""
+stop_server() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+
+start_server() { # variant
+  local transport=sockets scheduling=Inline
+  case "$1" in
+    bpfsteer-inline) transport=bpfsteer; scheduling=Inline ;;
+    bpfsteer-threadpool) transport=bpfsteer; scheduling=ThreadPool ;;
+  esac
+  taskset -c "$CPUS" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server ($1) did not start; see $raw/server-$1.log" >&2
+  exit 1
+}
+
+for rep in $(seq 1 "$REPS"); do
+  for endpoint in "${ENDPOINTS[@]}"; do
+    for variant in "${VARIANTS[@]}"; do
+      start_server "$variant"
+      url="http://127.0.0.1:$PORT/$endpoint"
+      taskset -c "$CPUS" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
+      out="$raw/$variant-$endpoint-$rep.txt"
+      cmd="taskset -c $CPUS wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $url"
+      echo "# $cmd" >"$out"
+      $cmd >>"$out"
+      stop_server
+      echo "rep $rep $endpoint $variant: $(grep -E 'Requests/sec' "$out")"
+    done
+  done
+done
+
+python3 benchmarks/transport/summarize.py "$raw" benchmarks/results \
+  --cpus "$CPUS" --threads "$THREADS" --connections "$CONNECTIONS" --duration "$DURATION" --reps "$REPS" --quick "$quick"
