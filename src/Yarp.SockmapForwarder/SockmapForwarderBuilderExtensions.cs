@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -46,7 +47,9 @@ public static class SockmapForwarderBuilderExtensions
         var services = builder.Services;
         services.AddMetrics();
         services.TryAddSingleton(sp => new TcpRouteConfigSource(section(sp)));
-        services.TryAddSingleton<IDataPathInfo, KernelFeaturesDataPathInfo>();
+        // One registration owns the data path (DI disposes each factory-made singleton it tracks: two would dispose it twice).
+        services.TryAddSingleton<ITcpConnectionForwarder>(sp => new DataPathForwarder(sp.GetRequiredService<ILoggerFactory>(), sp.GetService<DataPathForwarderOptions>()));
+        services.TryAddSingleton<IDataPathInfo>(sp => new DataPathForwarderInfo((DataPathForwarder)sp.GetRequiredService<ITcpConnectionForwarder>()));
         services.TryAddSingleton<TcpRouteTable>();
         services.TryAddSingleton<DestinationConnector>();
         services.TryAddSingleton<SockmapForwarderMetrics>();

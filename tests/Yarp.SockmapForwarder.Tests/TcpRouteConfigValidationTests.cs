@@ -52,4 +52,15 @@ public class TcpRouteConfigValidationTests
 
         Assert.Contains($"The Listen '*:{port}' set on the TCP route 'second' is also used by the TCP route 'first'.", ex.Message);
     }
+
+    [Fact]
+    public async Task Start_UrlsConfigured_WarnsKestrelIgnoresThem()
+    {
+        await using var echo = new EchoServer();
+        var config = new ProxyConfig().Route("r", "c").Cluster("c", null, ("d1", echo.Address));
+        await using var proxy = await ProxyApp.StartAsync(config, configure: b => Microsoft.AspNetCore.Hosting.HostingAbstractionsWebHostBuilderExtensions.UseUrls(b.WebHost, "http://127.0.0.1:0"));
+
+        var warning = Assert.Single(proxy.Logs.WithEventId(107));
+        Assert.Equal("urls", warning.Values["Key"]);
+    }
 }

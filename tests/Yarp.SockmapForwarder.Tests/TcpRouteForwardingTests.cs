@@ -200,4 +200,35 @@ public class TcpRouteForwardingTests
         clients.ForEach(c => c.Dispose());
         await Poll.UntilAsync(() => cluster.Destinations.Values.All(d => d.ConcurrentRequestCount == 0), "concurrency counts back to 0");
     }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("PowerOfTwoChoices")]
+    [InlineData("Random")]
+    public async Task TcpRoute_LoadBalancingPolicy_SpreadsConnectionsOverDestinations(string policy)
+    {
+        await using var a = new EchoServer("a");
+        await using var b = new EchoServer("b");
+        await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c").Cluster("c", policy, ("a", a.Address), ("b", b.Address)));
+
+        var clients = new List<Socket>();
+        for (var i = 0; i < 20; i++)
+        {
+            var client = await Net.ConnectAsync(proxy.EndPoint("r"));
+            Assert.Equal("x"u8.ToArray(), await Net.RoundTripAsync(client, "x"u8.ToArray()));
+            clients.Add(client);
+        }
+        clients.ForEach(c => c.Dispose());
+
+        Assert.Equal(20, a.Accepted + b.Accepted);
+        if (policy == "Random")
+        {
+            Assert.True(a.Accepted > 0 && b.Accepted > 0, $"a={a.Accepted} b={b.Accepted}"); // 2^-19 chance of a false failure
+        }
+        else
+        {
+            // RoundRobin alternates; PowerOfTwoChoices with every connection held open keeps the counts level.
+            Assert.Equal(10, a.Accepted);
+        }
+    }
 }

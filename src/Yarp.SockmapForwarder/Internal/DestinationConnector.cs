@@ -19,6 +19,15 @@ internal sealed class DestinationConnector
     /// <summary>YARP's passive policy default reactivation period, used when the cluster sets none.</summary>
     private static readonly TimeSpan s_defaultReactivationPeriod = TimeSpan.FromSeconds(60);
 
+    private static readonly HashSet<string> s_builtInPolicies = new(StringComparer.OrdinalIgnoreCase)
+    {
+        LoadBalancingPolicies.FirstAlphabetical, LoadBalancingPolicies.Random, LoadBalancingPolicies.PowerOfTwoChoices,
+        LoadBalancingPolicies.RoundRobin, LoadBalancingPolicies.LeastRequests,
+    };
+
+    /// <summary>Shared by every connection whose policy is one of YARP's own (they never touch it): no allocation per connection.</summary>
+    private static readonly DefaultHttpContext s_unusedContext = new();
+
     private readonly IProxyStateLookup _proxyState;
     private readonly IDestinationHealthUpdater _healthUpdater;
     private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
@@ -51,8 +60,10 @@ internal sealed class DestinationConnector
         {
             policy = _policies[LoadBalancingPolicies.PowerOfTwoChoices]; // YARP's validator rejects unknown names; belt and braces
         }
-        // Custom policies may read the request; give them the connection's addresses through a minimal HttpContext.
-        var context = CreateContext(client);
+        // YARP's policies ignore the HttpContext; a custom one may read it, so it gets the connection's addresses.
+        var context = s_builtInPolicies.Contains(policy.Name) && policy.GetType().Assembly == typeof(ILoadBalancingPolicy).Assembly
+            ? s_unusedContext
+            : CreateContext(client);
         IReadOnlyList<DestinationState> candidates = available;
         List<DestinationState>? remaining = null;
         var tried = 0;

@@ -1,3 +1,5 @@
+using Yarp.SockmapForwarder.DataPath;
+
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>What the integration reads from the data path for validation, status and metrics.</summary>
@@ -6,6 +8,6 @@ internal interface IDataPathInfo
     /// <summary>Whether this process can use the sockmap path (a route with Mode=Sockmap fails validation otherwise).</summary>
     SockmapAvailability SockmapAvailability { get; }
 
-    /// <summary>Verdict program runs of a route, indexed by CPU; empty when the sockmap path is not loaded.</summary>
-    IReadOnlyList<long> VerdictRunsPerCpu(int routeIndex);
+    /// <summary>A route's live counters: BPF per-route map (in-kernel bytes, verdict runs per CPU) plus user-space bytes.</summary>
+    DataPathRouteStats GetRouteStats(int routeIndex);
 }

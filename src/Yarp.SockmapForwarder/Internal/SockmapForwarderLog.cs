@@ -27,8 +27,8 @@ internal static partial class SockmapForwarderLog
     [LoggerMessage(105, LogLevel.Warning, "The TCP route '{RouteId}' was removed by a configuration reload. Its endpoint '{Listen}' stays bound until the application restarts and closes every new connection.")]
     public static partial void RouteRemoved(ILogger logger, string routeId, string listen);
 
-    [LoggerMessage(106, LogLevel.Information, "TCP route '{RouteId}' forwards on the {Path} path: {Reason}")]
-    public static partial void PathChosen(ILogger logger, string routeId, string path, string reason);
+    [LoggerMessage(107, LogLevel.Warning, "The '{Key}' setting ('{Urls}') is ignored by Kestrel once code-defined endpoints exist, and TCP routes add them. Declare HTTP endpoints in Kestrel:Endpoints or ConfigureKestrel.")]
+    public static partial void UrlsIgnored(ILogger logger, string key, string urls);
 
     [LoggerMessage(200, LogLevel.Warning, "TCP route '{RouteId}': connecting to the destination '{DestinationId}' ({Address}) of the cluster '{ClusterId}' failed: {Reason}")]
     public static partial void ConnectFailed(ILogger logger, string routeId, string destinationId, string address, string clusterId, string reason);
@@ -54,7 +54,4 @@ internal static partial class SockmapForwarderLog
     [LoggerMessage(207, LogLevel.Information, "{RouteId} {Client} -> {DestinationId} {DestinationAddress} path={Path} c2b={BytesClientToBackend} b2c={BytesBackendToClient} duration_ms={DurationMs:F1} reason={CloseReason}")]
     public static partial void AccessLog(ILogger logger, string routeId, EndPoint? client, string destinationId, string destinationAddress, string path,
         long bytesClientToBackend, long bytesBackendToClient, double durationMs, string closeReason);
-
-    [LoggerMessage(300, LogLevel.Debug, "TCP health probe of '{Address}' failed: {Reason}")]
-    public static partial void ProbeFailed(ILogger logger, string address, string reason);
 }

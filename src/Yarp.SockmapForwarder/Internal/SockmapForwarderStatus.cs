@@ -6,9 +6,10 @@ internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo
     public IReadOnlyList<TcpRouteStatus> Routes => routes.Routes.Select(r =>
     {
         var config = r.Config;
-        var path = r.LastPath.Length > 0 ? r.LastPath : config.Mode.ToString();
-        return new TcpRouteStatus(r.RouteId, r.BoundEndPoint, path, r.LastPathReason, config.Cpu, r.Active, r.Total,
-            r.BytesClientToBackend, r.BytesBackendToClient, dataPath.VerdictRunsPerCpu(r.Index));
+        var stats = dataPath.GetRouteStats(r.Index);
+        var path = stats.Path.Length > 0 ? stats.Path : config.Mode.ToString();
+        return new TcpRouteStatus(r.RouteId, r.BoundEndPoint, path, stats.PathReason, config.Cpu, r.Active, r.Total,
+            stats.BytesClientToBackend, stats.BytesBackendToClient, stats.VerdictRunsPerCpu);
     }).ToArray();
 
     public bool SockmapUsable => dataPath.SockmapAvailability.Usable;

@@ -133,20 +133,10 @@ internal sealed class TcpRouteConnectionHandler
             result = new ForwardingResult(DataPathNames.UserSpace, 0, 0, CloseReasons.Error);
         }
 
-        var fallback = config.Mode != TcpForwarderMode.UserSpace && result.Path != DataPathNames.Sockmap;
-        if (route.LastPath != result.Path)
-        {
-            SockmapForwarderLog.PathChosen(_logger, route.RouteId, result.Path, PathReason(config, result, clientSocket is not null));
-        }
-        route.CountForwarded(result.Path, PathReason(config, result, clientSocket is not null), fallback, result.BytesClientToBackend, result.BytesBackendToClient);
+        // The data path logs its choice and reason once per route and reason; the status shows the latest.
+        route.CountForwarded(result.Path, fallback: config.Mode != TcpForwarderMode.UserSpace && result.Path != DataPathNames.Sockmap);
         Finish(route, client, started, destinationId, destinationAddress, result.Path, result.BytesClientToBackend, result.BytesBackendToClient, result.CloseReason);
     }
-
-    private static string PathReason(TcpRouteConfig config, ForwardingResult result, bool handedOff) =>
-        result.Path == DataPathNames.Sockmap ? "sockmap data path" :
-        config.Mode == TcpForwarderMode.UserSpace ? "Mode=UserSpace" :
-        !handedOff ? "the transport offers no socket hand-off (Kestrel's Sockets transport): Kestrel's pipes are forwarded in user space" :
-        "the data path chose user space";
 
     private void Finish(TcpRouteState route, System.Net.EndPoint? client, long started, string destinationId, string? destinationAddress, string path,
         long clientToBackend, long backendToClient, string reason)

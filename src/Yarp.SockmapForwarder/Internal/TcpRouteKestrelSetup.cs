@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,14 +27,24 @@ internal sealed class TcpRouteKestrelSetup(TcpRouteTable table, IServiceProvider
         {
             return;
         }
-        var handler = services.GetRequiredService<TcpRouteConnectionHandler>();
+        var configuration = services.GetService<IConfiguration>();
+        foreach (var key in (string[])["urls", "http_ports", "https_ports"])
+        {
+            if (configuration?[key] is { Length: > 0 } urls)
+            {
+                SockmapForwarderLog.UrlsIgnored(logger, key, urls);
+            }
+        }
+        // Resolved on the first connection, not now: the handler needs YARP's IProxyStateLookup, whose construction
+        // (through YARP's cluster change listeners) can resolve IServer, which is what is reading these options.
+        var handler = new Lazy<TcpRouteConnectionHandler>(services.GetRequiredService<TcpRouteConnectionHandler>);
         foreach (var route in routes)
         {
             var listen = route.Listen;
             Action<ListenOptions> configure = listenOptions =>
             {
                 route.ListenOptions = listenOptions;
-                listenOptions.Run(connection => handler.OnConnectedAsync(connection, route));
+                listenOptions.Run(connection => handler.Value.OnConnectedAsync(connection, route));
             };
             switch (listen.Kind)
             {

@@ -12,8 +12,6 @@ internal sealed class TcpRouteState
     private volatile bool _removed;
     private long _active;
     private long _total;
-    private long _bytesClientToBackend;
-    private long _bytesBackendToClient;
     private long _connectFailures;
     private long _rejectedMaxConnections;
     private long _rejectedNoDestination;
@@ -23,7 +21,6 @@ internal sealed class TcpRouteState
     private long _userSpaceConnections;
     private long _fallbacks;
     private volatile string _lastPath = "";
-    private volatile string _lastPathReason = "no connection forwarded yet";
 
     public TcpRouteState(TcpRouteConfig config, int index, ListenAddress listen)
     {
@@ -62,8 +59,6 @@ internal sealed class TcpRouteState
 
     public long Active => Interlocked.Read(ref _active);
     public long Total => Interlocked.Read(ref _total);
-    public long BytesClientToBackend => Interlocked.Read(ref _bytesClientToBackend);
-    public long BytesBackendToClient => Interlocked.Read(ref _bytesBackendToClient);
     public long ConnectFailures => Interlocked.Read(ref _connectFailures);
     public long RejectedMaxConnections => Interlocked.Read(ref _rejectedMaxConnections);
     public long RejectedNoDestination => Interlocked.Read(ref _rejectedNoDestination);
@@ -73,7 +68,6 @@ internal sealed class TcpRouteState
     public long UserSpaceConnections => Interlocked.Read(ref _userSpaceConnections);
     public long Fallbacks => Interlocked.Read(ref _fallbacks);
     public string LastPath => _lastPath;
-    public string LastPathReason => _lastPathReason;
 
     /// <summary>Counts the connection in; false (and nothing counted as active) when the route is at its limit.</summary>
     public bool TryEnter(int? maxConnections)
@@ -101,17 +95,15 @@ internal sealed class TcpRouteState
         Interlocked.Increment(ref _rejectedRemoved);
     }
 
-    public void CountForwarded(string path, string pathReason, bool fallback, long clientToBackend, long backendToClient)
+    /// <summary>Counts a forwarded connection by path (bytes are counted by the data path itself, live).</summary>
+    public void CountForwarded(string path, bool fallback)
     {
-        Interlocked.Add(ref _bytesClientToBackend, clientToBackend);
-        Interlocked.Add(ref _bytesBackendToClient, backendToClient);
         Interlocked.Increment(ref path == DataPathNames.Sockmap ? ref _sockmapConnections : ref _userSpaceConnections);
         if (fallback)
         {
             Interlocked.Increment(ref _fallbacks);
         }
         _lastPath = path;
-        _lastPathReason = pathReason;
     }
 }
 

@@ -130,7 +130,7 @@ internal sealed class TcpRouteTable : IDisposable
     private List<TcpRouteConfig> ReadAndValidate(List<string> errors)
     {
         var configs = TcpRouteConfigReader.Read(_section, errors);
-        TcpRouteValidator.Validate(configs, CurrentClusters(), _dataPath.SockmapAvailability, errors);
+        TcpRouteValidator.Validate(configs, CurrentClusters(), () => _dataPath.SockmapAvailability, errors);
         return configs;
     }
 

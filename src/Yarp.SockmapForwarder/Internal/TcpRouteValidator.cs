@@ -11,7 +11,7 @@ internal static class TcpRouteValidator
     /// <summary>The BPF per-route counters are an array of this many entries (BPFSTEER_MAX_ROUTES).</summary>
     public const int MaxRoutes = 256;
 
-    public static void Validate(IReadOnlyList<TcpRouteConfig> routes, IReadOnlyDictionary<string, ClusterConfig> clusters, SockmapAvailability sockmap, List<string> errors)
+    public static void Validate(IReadOnlyList<TcpRouteConfig> routes, IReadOnlyDictionary<string, ClusterConfig> clusters, Func<SockmapAvailability> sockmap, List<string> errors)
     {
         if (routes.Count > MaxRoutes)
         {
@@ -68,9 +68,10 @@ internal static class TcpRouteValidator
                     errors.Add($"The Sni host '{host}' set on the TCP route '{route.RouteId}' is not a DNS host name or a '*.example.com' wildcard.");
                 }
             }
-            if (route.Mode == TcpForwarderMode.Sockmap && !sockmap.Usable)
+            // Asked only for such a route: the answer loads the BPF program and runs the data path's self-test.
+            if (route.Mode == TcpForwarderMode.Sockmap && sockmap() is { Usable: false } unusable)
             {
-                errors.Add($"The Mode 'Sockmap' set on the TCP route '{route.RouteId}' cannot be used in this process: {sockmap.Detail}. Use 'Auto' or 'UserSpace'.");
+                errors.Add($"The Mode 'Sockmap' set on the TCP route '{route.RouteId}' cannot be used in this process: {unusable.Detail}. Use 'Auto' or 'UserSpace'.");
             }
 
             ValidateCluster(route, clusters, errors);
