@@ -4,6 +4,7 @@ using BpfSteer.Transport;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using ProxyHost.Demo;
+using ProxyHost.Status;
 using Yarp.ReverseProxy;
 using Yarp.SockmapForwarder;
 
@@ -60,7 +61,8 @@ internal static class StartupSummary
         }
         foreach (var route in forwarder?.Routes ?? [])
         {
-            o.WriteLine($"  TCP route    {route.Id}: {route.Listen}, mode {route.Mode} ({route.ModeReason}), CPU {(route.Cpu is { } c ? c.ToString() : "any")}");
+            var (mode, reason) = RouteMode.Resolve(route, forwarder!);
+            o.WriteLine($"  TCP route    {route.Id}: {route.Listen}, mode {mode} ({reason}), CPU {(route.Cpu is { } c ? c.ToString() : "any")}");
         }
 
         var tcpListens = (forwarder?.Routes ?? []).Select(r => r.Listen).ToHashSet();

@@ -42,8 +42,9 @@ internal sealed class StatusSnapshotSource
             forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail);
             foreach (var r in f.Routes)
             {
+                var (mode, reason) = RouteMode.Resolve(r, f);
                 routes.Add(new StatusSnapshot.RouteDto(
-                    r.Id, r.Listen, r.Mode, r.ModeReason, r.Cpu, r.ActiveConnections, r.TotalConnections,
+                    r.Id, r.Listen, mode, reason, r.Cpu, r.ActiveConnections, r.TotalConnections,
                     r.BytesClientToBackend, r.BytesBackendToClient, r.VerdictRunsPerCpu.ToList()));
             }
         }
