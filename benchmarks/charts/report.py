@@ -67,13 +67,49 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def load(raw_dir):
+def adapt_transport(doc):
+    """benchmarks/transport/summarize.py's transport.json: endpoints -> variants -> {rps, p99_ms} stats with runs."""
+    targets = doc.get("targets", {})
+    results = []
+    for endpoint, variants in doc["endpoints"].items():
+        base = variants.get("sockets")
+        if not base:
+            continue
+        for variant, e in variants.items():
+            if variant == "sockets":
+                continue
+            for metric, key, unit, higher, goal in (
+                    ("requests/s", "rps", "req/s", True, {"minRatio": targets["rps_ratio_min"]} if "rps_ratio_min" in targets else None),
+                    ("p99 latency", "p99_ms", "ms", False, {"maxRatio": targets["p99_ratio_max"]} if "p99_ratio_max" in targets else None)):
+                results.append({"scenario": f"{endpoint} (wrk)", "metric": metric, "unit": unit, "higherIsBetter": higher,
+                                "subject": variant, "subjectValues": e[key]["runs"], "peer": "sockets", "peerValues": base[key]["runs"],
+                                "goal": goal, "command": e.get("command", "")})
+    return {"suite": "transport", "mode": "quick" if doc.get("quick") else "full", "placement": doc.get("placement"),
+            "command": "benchmarks/transport/run.sh", "notes": [doc.get("benchmark", "")], "results": results}
+
+
+# Suites that write their own shape are converted here; everything else must follow benchmarks/README.md's schema.
+ADAPTERS = [(lambda d: isinstance(d.get("endpoints"), dict) and "targets" in d, adapt_transport)]
+
+
+def load(paths):
     docs, problems = [], []
-    for path in sorted(glob.glob(os.path.join(raw_dir, "*.json"))):
+    for path in paths:
         try:
             doc = json.load(open(path))
         except (OSError, ValueError) as e:
             problems.append(f"`{os.path.basename(path)}`: not readable JSON ({e})")
+            continue
+        if isinstance(doc, dict) and not isinstance(doc.get("results"), list):
+            for matches, adapt in ADAPTERS:
+                if matches(doc):
+                    try:
+                        doc = adapt(doc)
+                    except (KeyError, TypeError, ValueError) as e:
+                        problems.append(f"`{os.path.basename(path)}`: could not be converted ({e!r})")
+                        doc = None
+                    break
+        if doc is None:
             continue
         if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
             problems.append(f"`{os.path.basename(path)}`: no `results` list (schema in benchmarks/README.md)")
@@ -256,9 +292,14 @@ def main():
     p.add_argument("--out", default=results)
     p.add_argument("--title", default="BpfSteer benchmark results")
     p.add_argument("--status", help="TSV of suite<TAB>state<TAB>detail written by benchmarks/run.sh")
+    p.add_argument("--since", type=float, default=0,
+                   help="also read OUT/*.json written after this Unix time (suites that write their summary there)")
     a = p.parse_args()
 
-    docs, problems = load(a.raw)
+    paths = sorted(glob.glob(os.path.join(a.raw, "*.json")))
+    if a.since:
+        paths += sorted(f for f in glob.glob(os.path.join(a.out, "*.json")) if os.path.getmtime(f) >= a.since)
+    docs, problems = load(paths)
     suites = []
     if a.status and os.path.exists(a.status):
         suites = [line.rstrip("\n").split("\t", 2) for line in open(a.status) if line.strip()]

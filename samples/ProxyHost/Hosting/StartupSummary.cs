@@ -22,6 +22,7 @@ internal static class StartupSummary
         var transport = services.GetService<IBpfSteerTransportStatus>();
         var forwarder = services.GetService<ISockmapForwarderStatus>();
         var kernel = KernelFeatures.Current;
+        Log(services.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyHost"), source, demo, transport, forwarder, kernel);
         var o = new StringWriter();
 
         o.WriteLine("BpfSteer ProxyHost");
@@ -88,6 +89,35 @@ internal static class StartupSummary
         o.WriteLine("ProxyHost is ready.");
         output.Write(o.ToString());
         output.Flush();
+    }
+
+    private static void Log(ILogger logger, RouteSource source, DemoBackends? demo, IBpfSteerTransportStatus? transport,
+        ISockmapForwarderStatus? forwarder, KernelFeatureReport kernel)
+    {
+        ProxyHostLog.RouteSource(logger, source.Description);
+        if (demo is not null)
+        {
+            ProxyHostLog.DemoBackendsStarted(logger, demo.Http.Address.ToString(), demo.Echo.EndPoint.ToString(), demo.Greeter.EndPoint.ToString());
+        }
+        if (transport is null)
+        {
+            ProxyHostLog.NotOnBpfSteer(logger);
+        }
+        else if (transport.Selector == "None")
+        {
+            ProxyHostLog.SelectorNotAttached(logger, transport.SelectorDetail);
+        }
+        if (forwarder is { SockmapUsable: false } && forwarder.Routes.Count > 0)
+        {
+            ProxyHostLog.SockmapNotUsable(logger, forwarder.SockmapDetail);
+        }
+        foreach (var cap in new[] { kernel.CapBpf, kernel.CapNetAdmin })
+        {
+            if (!cap.Available)
+            {
+                ProxyHostLog.CapabilityMissing(logger, cap.Detail);
+            }
+        }
     }
 
     private static void PrintDemoHints(StringWriter o, string? url, ISockmapForwarderStatus? forwarder)
