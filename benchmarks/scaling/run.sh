@@ -141,7 +141,7 @@ def vals(subject, c, key): return [r[key] for r in runs.get((subject, c), [])]
 def modes(name):
     p = os.path.join(work, name + ".mode")
     return open(p).read().strip() if os.path.exists(p) else ""
-wrk = f"wrk -t2 -c{{C}} -d{duration}s --timeout 5s -s benchmarks/scaling/wrk-json.lua URL/plaintext"
+wrk = f"wrk -t{{T}} -c{{C}} -d{duration}s --timeout 5s -s benchmarks/scaling/wrk-json.lua URL/plaintext"
 pairs = [("transport", "BpfSteer", "Sockets"), ("forwarder", "SockmapRoute", "Direct"),
          ("forwarder", "UserSpaceRoute", "Direct"), ("forwarder", "SockmapRoute", "UserSpaceRoute")]
 entries = []
@@ -153,7 +153,7 @@ for c in levels:
                 "subject": subject, "subjectValues": vals(subject, c, key),
                 "peer": peer, "peerValues": vals(peer, c, key),
                 "errors": {subject: sum(vals(subject, c, "errors")), peer: sum(vals(peer, c, "errors"))},
-                "command": wrk.replace("{C}", str(c)),
+                "command": wrk.replace("{C}", str(c)).replace("{T}", "1" if c < 2 else "2"),
             })
 series = [{"subject": s, "connections": c, "rps": vals(s, c, "rps"), "p99_us": vals(s, c, "p99_us")}
           for s in ("BpfSteer", "Sockets", "Direct", "SockmapRoute", "UserSpaceRoute") for c in levels]

@@ -48,12 +48,30 @@ builder.Services.AddHealthChecks()
     .AddCheck<RouteHealthCheck>("routes");
 builder.Services.AddSingleton<StatusSnapshotSource>();
 
-var app = builder.Build();
+WebApplication app;
+try
+{
+    app = builder.Build(); // the forwarder validates every TCP route here and lists all problems at once
+}
+catch (Exception ex) when (StartupError.IsConfigurationError(ex))
+{
+    // Invalid routes are the operator's to fix: say which settings, not a stack trace.
+    StartupError.Print(ex, Console.Error);
+    return 1;
+}
 
 app.MapBpfSteerStatus();
 app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponseWriter.WriteAsync });
 app.MapReverseProxy();
 
 app.Lifetime.ApplicationStarted.Register(() => StartupSummary.Print(app, routeSource, demo, Console.Out));
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (Exception ex) when (StartupError.IsConfigurationError(ex))
+{
+    StartupError.Print(ex, Console.Error); // e.g. a listen address already in use
+    return 1;
+}
 return 0;

@@ -43,7 +43,10 @@ internal sealed record RouteSource(bool IsDemo, string Description)
         Assembly.GetExecutingAssembly().GetManifestResourceStream(DemoResource)
         ?? throw new InvalidOperationException($"The embedded resource '{DemoResource}' is missing from ProxyHost.dll.");
 
+    // A route counts as declared when it names a cluster: a lone override such as
+    // --ReverseProxy:TcpRoutes:demo-echo:Mode=UserSpace adjusts the demo instead of replacing it.
     public static bool HasRoutes(IConfiguration configuration) =>
-        configuration.GetSection("ReverseProxy:Routes").GetChildren().Any()
-        || configuration.GetSection(TcpRouteSettings.SectionName).GetChildren().Any();
+        configuration.GetSection("ReverseProxy:Routes").GetChildren()
+            .Concat(configuration.GetSection(TcpRouteSettings.SectionName).GetChildren())
+            .Any(route => !string.IsNullOrEmpty(route["ClusterId"]));
 }
