@@ -42,4 +42,15 @@ public sealed class CapabilityFallbackTests
         Assert.Equal("Degraded", health.RootElement.GetProperty("checks").GetProperty("bpf").GetProperty("status").GetString());
         Assert.Contains("Sockmap is not usable", health.RootElement.GetProperty("checks").GetProperty("bpf").GetProperty("description").GetString());
     }
+
+    [Fact]
+    public async Task Start_CapabilitiesDropped_InteractiveRoundTripsOnUserSpacePathArePrompt()
+    {
+        await using var host = await ProxyHostProcess.StartAsync([], Capabilities.DropAll);
+
+        // Interactive traffic, not only bulk transfers: the fallback must serve a chatty client (Redis, a shell) too.
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var slowest = await Clients.PingPongAsync(host.TcpRoutes["demo-echo"], rounds: 50);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"50 round trips of 100 bytes took {sw.Elapsed} (slowest {slowest}) on the user-space path");
+    }
 }

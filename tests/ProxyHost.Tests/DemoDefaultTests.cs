@@ -86,6 +86,14 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     }
 
     [Fact]
+    public async Task EchoRoute_InteractiveRoundTrips_AllAnsweredPromptly()
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var slowest = await Clients.PingPongAsync(Host.TcpRoutes["demo-echo"], rounds: 200);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"200 round trips of 100 bytes took {sw.Elapsed} (slowest {slowest})");
+    }
+
+    [Fact]
     public async Task GreeterRoute_ServerSpeaksFirst_GreetingArrivesAndBothDirectionsCounted()
     {
         var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-greeter");

@@ -11,6 +11,6 @@ internal static class LoggingDefaults
         new("Logging:LogLevel:Default", "Information"),
         new("Logging:LogLevel:Microsoft.AspNetCore", "Warning"),
         new("Logging:LogLevel:Microsoft.Hosting.Lifetime", "Warning"),
-        new("Logging:LogLevel:Yarp", "Warning"),
+        new("Logging:LogLevel:Yarp.ReverseProxy", "Warning"),
     ];
 }

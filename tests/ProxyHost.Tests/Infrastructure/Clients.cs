@@ -69,6 +69,30 @@ public static class Clients
         Assert.Equal(0, await stream.ReadAsync(new byte[1]).AsTask().DefaultTimeout());
     }
 
+    /// <summary>
+    /// Interactive use (a shell, Redis, a database driver): <paramref name="rounds"/> small request/response exchanges on
+    /// one connection. Returns the slowest round trip; fails if the connection closes or resets.
+    /// </summary>
+    public static async Task<TimeSpan> PingPongAsync(IPEndPoint route, int rounds, int size = 100)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(route).DefaultTimeout();
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        var request = RandomNumberGenerator.GetBytes(size);
+        var reply = new byte[size];
+        var slowest = TimeSpan.Zero;
+        for (var i = 0; i < rounds; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await stream.WriteAsync(request).DefaultTimeout();
+            await stream.ReadExactlyAsync(reply).DefaultTimeout();
+            Assert.Equal(request, reply);
+            var took = Stopwatch.GetElapsedTime(started);
+            slowest = took > slowest ? took : slowest;
+        }
+        return slowest;
+    }
+
     /// <summary>Polls the status JSON until <paramref name="condition"/> holds (bounded: 40 polls, 250 ms apart).</summary>
     public static async Task<JsonElement> WaitForStatusAsync(string httpUrl, Func<JsonElement, bool> condition, string what)
     {
