@@ -44,20 +44,20 @@ int select_by_cpu(struct sk_reuseport_md *md)
 	__u32 zero = 0, cpu = bpf_get_smp_processor_id();
 	struct reuseport_select_stats *s = bpf_map_lookup_elem(&stats, &zero);
 	__u32 *slot = bpf_map_lookup_elem(&cpu_to_worker, &cpu);
+	bool migrating = md->migrating_sk != NULL;
+	bool placed = false;
 
 	if (slot && *slot) {
 		__u32 index = *slot - 1;
-		if (bpf_sk_select_reuseport(md, &workers, &index, 0) == 0) {
-			if (s)
-				s->selected++;
-			return SK_PASS;
-		}
+		placed = bpf_sk_select_reuseport(md, &workers, &index, 0) == 0;
 	}
-	/* No worker on this CPU, or its listener is gone: SK_PASS without a selection lets the kernel hash among the
-	 * members left (preferring SO_INCOMING_CPU), and for a migration pick a live listener. */
+	/* Not placed (no worker on this CPU, or its listener is gone): SK_PASS without a selection lets the kernel hash
+	 * among the members left (preferring SO_INCOMING_CPU); for a migration it picks a live listener. */
 	if (s) {
-		if (md->migrating_sk)
+		if (migrating)
 			s->migrated++;
+		else if (placed)
+			s->selected++;
 		else
 			s->fallback++;
 	}

@@ -7,9 +7,9 @@
 #define BPFSTEER_MAX_CPUS 1024
 
 struct reuseport_select_stats {
-	__u64 selected; /* placed on the worker of the receiving CPU */
-	__u64 fallback; /* no worker (left) for that CPU: kernel hash selection */
-	__u64 migrated; /* a closing member's queued connection, handed to a live member */
+	__u64 selected; /* new connection placed on the worker of the receiving CPU */
+	__u64 fallback; /* new connection, no worker (left) for that CPU: kernel hash selection */
+	__u64 migrated; /* a closing member's queued connection or request, handed to a live member */
 };
 
 #endif

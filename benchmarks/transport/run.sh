@@ -7,6 +7,7 @@
 #   sockets              Kestrel's Sockets transport (the peer every ratio is taken against)
 #   bpfsteer-inline      BpfSteer, ApplicationScheduling=Inline (request processing on the accepting worker)
 #   bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
+#   bpfsteer-ebpf        BpfSteer, Inline, eBPF selector instead of the default cBPF one
 # CPU placement (2-core VM): server process and wrk both confined to CPUs $CPUS with taskset; BpfSteer runs one
 # pinned worker per CPU; wrk -t2 so both CPUs originate connections (on loopback the SYN is received on the client's
 # CPU, which is what the cBPF selector steers by). Written into the results.
@@ -22,7 +23,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION=${DURATION:-15s}; WARMUP=${WARMUP:-5s}; fi
 PORT=${PORT:-5099}
-VARIANTS=(sockets bpfsteer-inline bpfsteer-threadpool)
+VARIANTS=(${VARIANTS:-sockets bpfsteer-inline bpfsteer-threadpool bpfsteer-ebpf})
 ENDPOINTS=(plaintext json)
 
 for tool in wrk taskset curl python3; do
@@ -46,12 +47,13 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() { # variant
-  local transport=sockets scheduling=Inline
+  local transport=sockets scheduling=Inline selector=Cbpf
   case "$1" in
     bpfsteer-inline) transport=bpfsteer; scheduling=Inline ;;
     bpfsteer-threadpool) transport=bpfsteer; scheduling=ThreadPool ;;
+    bpfsteer-ebpf) transport=bpfsteer; scheduling=Inline; selector=Ebpf ;;
   esac
-  taskset -c "$CPUS" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
+  taskset -c "$CPUS" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --selector "$selector" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 && return 0

@@ -16,13 +16,15 @@ public class SocketHandoffTests
 {
     private const int Consumed = 4;
 
-    [Fact]
-    public async Task DetachAsync_BytesBeforeAndAfter_ArriveExactlyOnce()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)] // DetachAsync then runs on the worker thread itself
+    public async Task DetachAsync_BytesBeforeAndAfter_ArriveExactlyOnce(ApplicationScheduling scheduling)
     {
         var part1 = TestApp.Pattern(50_000);
         var part2 = Enumerable.Range(0, 300_000).Select(i => (byte)(i % 251)).ToArray();
         var serverResult = new TaskCompletionSource<(int Buffered, string Hash, long Total)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await TestApp.StartAsync(TransportKind.BpfSteer, kestrel: k => k.Listen(IPAddress.Loopback, 0,
+        await using var app = await TestApp.StartAsync(TransportKind.BpfSteer, o => o.ApplicationScheduling = scheduling, kestrel: k => k.Listen(IPAddress.Loopback, 0,
             l => l.Run(async connection =>
             {
                 try

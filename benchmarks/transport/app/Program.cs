@@ -1,5 +1,5 @@
 // The benchmark app: the same two TechEmpower-style endpoints on either transport.
-//   dotnet TransportBenchApp.dll --transport bpfsteer|sockets --port 5000 [--scheduling Inline|ThreadPool] [--cpus 0,1]
+//   dotnet TransportBenchApp.dll --transport bpfsteer|sockets --port 5000 [--scheduling Inline|ThreadPool] [--selector Cbpf|Ebpf|None] [--cpus 0,1]
 using System.Text.Json.Serialization;
 using BpfSteer.Transport;
 
@@ -13,6 +13,7 @@ if (options.Transport == "bpfsteer")
     builder.WebHost.UseBpfSteeredTransport(o =>
     {
         o.ApplicationScheduling = options.Scheduling;
+        o.Selector = options.Selector;
         if (options.Cpus is { } cpus)
         {
             o.Cpus = cpus;
@@ -37,7 +38,7 @@ internal sealed record Message(string message);
 [JsonSerializable(typeof(Message))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
 
-internal sealed record BenchArgs(string Transport, int Port, ApplicationScheduling Scheduling, int[]? Cpus)
+internal sealed record BenchArgs(string Transport, int Port, ApplicationScheduling Scheduling, ReuseportSelector Selector, int[]? Cpus)
 {
     public static BenchArgs Parse(string[] args)
     {
@@ -51,6 +52,7 @@ internal sealed record BenchArgs(string Transport, int Port, ApplicationScheduli
             Value("--transport", "bpfsteer"),
             int.Parse(Value("--port", "5000")),
             Enum.Parse<ApplicationScheduling>(Value("--scheduling", "Inline"), ignoreCase: true),
+            Enum.Parse<ReuseportSelector>(Value("--selector", "Cbpf"), ignoreCase: true),
             cpus.Length == 0 ? null : cpus.Split(',').Select(int.Parse).ToArray());
     }
 }
