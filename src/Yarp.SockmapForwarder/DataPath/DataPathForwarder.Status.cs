@@ -25,6 +25,15 @@ internal sealed partial class DataPathForwarder
         return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections, last.Path, last.Reason);
     }
 
+    /// <summary>Runs the Auto placement rule for a route now instead of at its next one-second look (tests, status).</summary>
+    public void EvaluatePlacement(int routeIndex)
+    {
+        if (Engine is { } engine)
+        {
+            _placement.GetOrAdd(routeIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold)).EvaluateNow(Environment.TickCount64);
+        }
+    }
+
     /// <summary>Probe, load, attach, self-test: the sockmap path exists only when all of them pass.</summary>
     private (SockmapEngine? Engine, string Detail) StartSockmap()
     {

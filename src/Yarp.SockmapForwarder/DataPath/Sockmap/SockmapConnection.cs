@@ -58,6 +58,26 @@ internal sealed unsafe partial class SockmapConnection
 
     private ConnSlot* Slot(int d) => _engine.Slot(Index * 2 + d);
 
+    /// <summary>
+    /// Bytes this connection holds in kernel queues the TCP accounting does not bound (racy snapshot, any thread):
+    /// per direction, redirected but not yet in the destination's send queue (psock backlog), plus parked bytes
+    /// not yet read by user space. The largest direction is returned.
+    /// </summary>
+    public long UnboundedQueueBytes()
+    {
+        long max = 0;
+        for (var d = 0; d < 2 && !IsFinished; d++)
+        {
+            var s = Slot(d);
+            var dir = _dirs[d];
+            var total = SocketIo.QueuedTotal(_sockets[1 - d]);
+            var backlog = total < 0 ? 0 : (long)Volatile.Read(ref s->Redirected) - (total - dir.Base - Volatile.Read(ref dir.UserWritten));
+            var parked = (long)(Volatile.Read(ref s->Passed) - Volatile.Read(ref s->Consumed));
+            max = Math.Max(max, Math.Max(backlog, 0) + Math.Max(parked, 0));
+        }
+        return max;
+    }
+
     /// <summary>A one-line state dump for diagnostics (racy snapshot).</summary>
     public string Describe()
     {

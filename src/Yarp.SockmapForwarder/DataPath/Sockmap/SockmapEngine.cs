@@ -97,6 +97,20 @@ internal sealed unsafe class SockmapEngine : IDisposable
         }
     }
 
+    /// <summary>The largest <see cref="SockmapConnection.UnboundedQueueBytes"/> over active connections (racy snapshot).</summary>
+    public long MaxUnboundedQueueBytes()
+    {
+        long max = 0;
+        foreach (var c in _byIndex)
+        {
+            if (c is { IsFinished: false })
+            {
+                max = Math.Max(max, c.UnboundedQueueBytes());
+            }
+        }
+        return max;
+    }
+
     /// <summary>State of every active connection, for diagnostics (racy snapshot).</summary>
     public string DescribeActive() => string.Join("\n", _byIndex.Where(c => c is { IsFinished: false }).Select(c => c!.Describe()));
 
