@@ -55,37 +55,6 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     }
 
     [Fact]
-    public async Task EchoRoute_LongLivedConnectionAsRoot_RunsOnSockmapAndCountsVerdictRuns()
-    {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        await socket.ConnectAsync(Host.TcpRoutes["demo-echo"]).DefaultTimeout();
-        await using var stream = new System.Net.Sockets.NetworkStream(socket);
-
-        // A first exchange, then a pause: the forwarder pairs the sockets while the connection is established.
-        await stream.WriteAsync("hello"u8.ToArray()).DefaultTimeout();
-        var hello = new byte[5];
-        await stream.ReadExactlyAsync(hello).DefaultTimeout();
-        await Task.Delay(300);
-        var payload = System.Security.Cryptography.RandomNumberGenerator.GetBytes(2 << 20);
-        var echo = new byte[payload.Length];
-        var reading = stream.ReadExactlyAsync(echo).AsTask();
-        await stream.WriteAsync(payload).DefaultTimeout();
-        await reading.DefaultTimeout();
-        Assert.Equal(payload, echo);
-
-        // While it is open the route reports the observed path and where the verdict ran.
-        var status = await Clients.WaitForStatusAsync(Host.HttpUrl, s =>
-        {
-            var r = Clients.Route(s, "demo-echo");
-            return r.GetProperty("mode").GetString() == "Sockmap" && r.GetProperty("verdictRunsPerCpu").EnumerateArray().Sum(v => v.GetInt64()) > 0;
-        }, "the echo route on Sockmap with verdict runs");
-        var route = Clients.Route(status, "demo-echo");
-        Assert.Equal(Environment.ProcessorCount, route.GetProperty("verdictRunsPerCpu").GetArrayLength());
-        Assert.True(Counter(route, "activeConnections") >= 1);
-        Assert.StartsWith("Auto: sockmap usable", route.GetProperty("modeReason").GetString());
-    }
-
-    [Fact]
     public async Task EchoRoute_InteractiveRoundTrips_AllAnsweredPromptly()
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();

@@ -141,6 +141,7 @@ internal static class StartupSummary
         {
             o.WriteLine($"  open {url}/bpfsteer   curl {url}/bpfsteer/status   curl {url}/healthz");
         }
+        o.WriteLine("  add --ReverseProxy:TcpRoutes:demo-echo:Mode=Sockmap to force the in-kernel path on the echo route");
     }
 
     // Kestrel lists every endpoint it bound, the TCP routes' included; the HTTP ones are the others.

@@ -4,8 +4,9 @@ namespace ProxyHost.Status;
 
 /// <summary>
 /// The status contract promises a route mode of "Sockmap" or "UserSpace". In Auto mode the forwarder decides per
-/// connection and reports "Auto" until the first one; ProxyHost then reports the path the first connection will take
-/// given what is known (sockmap usable or not), and says in the reason that it is the expected path, not an observed one.
+/// connection and reports "Auto" until the first one; ProxyHost then reports the path the first connection is expected
+/// to take — user space: the forwarder keeps Auto routes off sockmap by default (its queue bound is not proven lossless
+/// on this kernel) — and says in the reason that it is expected, not observed.
 /// </summary>
 internal static class RouteMode
 {
@@ -19,7 +20,7 @@ internal static class RouteMode
             return (route.Mode, route.ModeReason);
         }
         return forwarder.SockmapUsable
-            ? (Sockmap, $"expected: mode {route.Mode}, {route.ModeReason}; sockmap is usable, so Auto starts on it (it moves the route to user space if the placement makes sockmap slower)")
+            ? (UserSpace, $"expected: mode {route.Mode}, {route.ModeReason}; Auto keeps routes on the user-space path by default (the forwarder's sockmap queue bound is not proven lossless on this kernel); set Mode=Sockmap for the kernel path")
             : (UserSpace, $"expected: mode {route.Mode}, {route.ModeReason}; sockmap is not usable here: {forwarder.SockmapDetail}");
     }
 }
