@@ -53,4 +53,16 @@ public sealed class CapabilityFallbackTests
         var slowest = await Clients.PingPongAsync(host.TcpRoutes["demo-echo"], rounds: 50);
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"50 round trips of 100 bytes took {sw.Elapsed} (slowest {slowest}) on the user-space path");
     }
+
+    [Fact]
+    public async Task Start_NonRootWithOnlyCapBpfAndCapNetAdmin_SelectorAttachedAndSockmapUsable()
+    {
+        await using var host = await ProxyHostProcess.StartAsync([], Capabilities.NobodyWithBpfAndNetAdmin);
+        const ulong bpfAndNetAdmin = (1UL << 39) | (1UL << 12);
+        Assert.Equal(bpfAndNetAdmin, Capabilities.Effective(host.Pid));
+
+        Assert.Contains("Selector     Cbpf attached", host.Output);
+        Assert.Contains("Sockmap      usable", host.Output);
+        await Clients.EchoThroughAsync(host.TcpRoutes["demo-echo"], 64 * 1024);
+    }
 }

@@ -34,7 +34,7 @@ internal static class DoctorCommand
         foreach (var check in checks)
         {
             var tag = check.Outcome switch { DoctorOutcome.Ok => "[ ok ]", DoctorOutcome.Warn => "[warn]", _ => "[FAIL]" };
-            output.WriteLine($"{tag} {check.Area,-10} {check.Finding}");
+            output.WriteLine($"{tag} {check.Area,-10} {check.Finding.ReplaceLineEndings(" ")}");
             if (check.Fix is not null)
             {
                 output.WriteLine($"       {"",-10} fix: {check.Fix}");

@@ -39,6 +39,11 @@ internal static class SystemChecks
                 "Run as root or grant CAP_BPF and CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_BPF CAP_NET_ADMIN).");
         }
 
+        if (tcpRoutes.Count > 0)
+        {
+            yield return DataPathCheck.Run(forcedSockmap);
+        }
+
         var kfunc = kernel.RedirectCpuKfunc;
         yield return kfunc.Available || pinnedRoutes.Count == 0
             ? DoctorCheck.Ok("kernel", $"redirectCpuKfunc: {kfunc.Detail}{(kfunc.Available ? "" : " Not needed: no TCP route requests a CPU.")}")
