@@ -10,10 +10,12 @@ namespace Transport.BpfSteer.Tests;
 [Collection(nameof(CpuBoundCollection))]
 public class ShutdownTests
 {
-    [Fact]
-    public async Task StopAsync_RequestsInFlight_AllComplete()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task StopAsync_RequestsInFlight_AllComplete(ApplicationScheduling scheduling)
     {
-        var app = await TestApp.StartAsync(TransportKind.BpfSteer);
+        var app = await TestApp.StartAsync(TransportKind.BpfSteer, o => o.ApplicationScheduling = scheduling);
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var requests = Enumerable.Range(0, 20).Select(_ => http.GetStringAsync(new Uri(app.Address, "/delay?ms=1500"))).ToArray();
@@ -37,16 +39,18 @@ public class ShutdownTests
         app.Errors.AssertNoErrors();
     }
 
-    [Fact]
-    public async Task Churn_TenThousandConnections_FdCountReturnsToStart()
+    [Theory]
+    [InlineData(ApplicationScheduling.ThreadPool)]
+    [InlineData(ApplicationScheduling.Inline)]
+    public async Task Churn_TenThousandConnections_FdCountReturnsToStart(ApplicationScheduling scheduling)
     {
         // Warm-up: a first app instance creates the process's lazily made descriptors (thread pool, sockets engine).
-        await using (var warm = await StartPlainAsync())
+        await using (var warm = await StartPlainAsync(scheduling))
         {
             await ChurnAsync(warm.Port, 200);
         }
         var before = FdCount.Current();
-        var app = await StartPlainAsync();
+        var app = await StartPlainAsync(scheduling);
         try
         {
             var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
@@ -73,8 +77,8 @@ public class ShutdownTests
     }
 
     /// <summary>A plain connection handler: write one byte, return (Kestrel then closes the connection).</summary>
-    private static Task<TestApp> StartPlainAsync()
-        => TestApp.StartAsync(TransportKind.BpfSteer, kestrel: k => k.Listen(IPAddress.Loopback, 0,
+    private static Task<TestApp> StartPlainAsync(ApplicationScheduling scheduling)
+        => TestApp.StartAsync(TransportKind.BpfSteer, o => o.ApplicationScheduling = scheduling, kestrel: k => k.Listen(IPAddress.Loopback, 0,
             l => l.Run(async c => await c.Transport.Output.WriteAsync("x"u8.ToArray()))));
 
     private static Task ChurnAsync(int port, int total)

@@ -15,6 +15,11 @@ internal sealed class WorkerListener : IEpollHandler
     // Per wake-up, so one busy listener cannot starve the worker's connections (level-triggered: the rest comes next round).
     private const int AcceptBatch = 64;
 
+    // Out of descriptors or memory: stop polling for a moment instead of spinning on a level-triggered listener.
+    // The connections wait in the backlog meanwhile; nothing is refused that the backlog can hold.
+    private static readonly TimeSpan ResourceBackoff = TimeSpan.FromMilliseconds(100);
+    private const int EMFILE = 24, ENFILE = 23, ENOBUFS = 105;
+
     private readonly Worker _worker;
     private readonly Socket _socket;
     private readonly BpfSteerConnectionListener _owner;
@@ -22,6 +27,8 @@ internal sealed class WorkerListener : IEpollHandler
     private readonly ILogger _logger;
     private readonly IPEndPoint? _fixedLocal;
     private ulong _token;
+    private bool _paused;
+    private bool _closed;
 
     public WorkerListener(Worker worker, Socket socket, BpfSteerConnectionListener owner, BpfSteerTransportOptions options, ILogger logger)
     {
@@ -41,6 +48,7 @@ internal sealed class WorkerListener : IEpollHandler
     /// <summary>Worker thread: accept what is queued, then stop polling. The caller closes the socket.</summary>
     public void DrainAndUnregister()
     {
+        _closed = true;
         if (_worker.IsFaulted)
         {
             return; // its member was closed when the worker failed
@@ -49,6 +57,31 @@ internal sealed class WorkerListener : IEpollHandler
         {
         }
         _worker.Unregister(_socket.SafeHandle, _token);
+    }
+
+    /// <summary>Worker thread: resource exhaustion; the listener is polled again after <see cref="ResourceBackoff"/>.</summary>
+    private void Pause()
+    {
+        if (_paused)
+        {
+            return;
+        }
+        _paused = true;
+        _worker.Unregister(_socket.SafeHandle, _token);
+        _ = Task.Delay(ResourceBackoff).ContinueWith(static (_, s) =>
+        {
+            var self = (WorkerListener)s!;
+            self._worker.Schedule(static l => ((WorkerListener)l!).Resume(), self);
+        }, this, TaskScheduler.Default);
+    }
+
+    private void Resume()
+    {
+        _paused = false;
+        if (!_closed && !_worker.IsFaulted)
+        {
+            Register();
+        }
     }
 
     public void OnEvents(uint events)
@@ -63,7 +96,15 @@ internal sealed class WorkerListener : IEpollHandler
         var result = NativeSocketAddress.TryAccept(_socket.SafeHandle, out var fd, out var remote);
         if (!result.IsSuccess)
         {
-            if (result.Errno != Errno.EAGAIN && result.Errno != Errno.ECONNABORTED)
+            if (result.Errno is EMFILE or ENFILE or ENOBUFS or Errno.ENOMEM)
+            {
+                BpfSteerLog.AcceptFailed(_logger, _owner.EndPointText, _worker.Cpu, result.ToString());
+                if (!_closed)
+                {
+                    Pause();
+                }
+            }
+            else if (result.Errno != Errno.EAGAIN && result.Errno != Errno.ECONNABORTED)
             {
                 BpfSteerLog.AcceptFailed(_logger, _owner.EndPointText, _worker.Cpu, result.ToString());
             }
