@@ -231,4 +231,22 @@ public class TcpRouteForwardingTests
             Assert.Equal(10, a.Accepted);
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task ServerStop_OpenConnection_ClosedPromptlyWithoutWaitingForShutdownTimeout(TransportKind transport)
+    {
+        await using var echo = new EchoServer();
+        var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c", settings: ("Cpu", "0"))
+            .Cluster("c", null, ("d1", echo.Address)), transport);
+        using var client = await Net.ConnectAsync(proxy.EndPoint("r"));
+        Assert.Equal("x"u8.ToArray(), await Net.RoundTripAsync(client, "x"u8.ToArray()));
+        Assert.Equal(0, proxy.Status.Routes.Single().Cpu);
+
+        var watch = Stopwatch.StartNew();
+        await proxy.DisposeAsync();
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {watch.Elapsed}");
+        Assert.True(await Net.ClosedWithinAsync(client, TimeSpan.FromSeconds(5)), "the client connection survived the server");
+    }
 }

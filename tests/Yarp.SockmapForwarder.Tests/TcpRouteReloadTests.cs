@@ -76,4 +76,20 @@ public class TcpRouteReloadTests
             return !await Net.ClosedWithinAsync(again, TimeSpan.FromMilliseconds(300));
         }, "the restored route to forward again");
     }
+
+    [Fact]
+    public async Task Reload_RouteMovedToClusterAddedInSameReload_AppliesWithoutError()
+    {
+        await using var a = new EchoServer("a");
+        await using var b = new EchoServer("b");
+        await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c1").Cluster("c1", null, ("d1", a.Address)));
+
+        proxy.Reload(new ProxyConfig().Route("r", "c2").Cluster("c1", null, ("d1", a.Address)).Cluster("c2", null, ("d1", b.Address)));
+
+        await proxy.Logs.WaitForAsync(e => e.EventId == 102);
+        using var client = await Net.ConnectAsync(proxy.EndPoint("r"));
+        Assert.Equal("b"u8.ToArray(), await Net.RoundTripAsync(client, "b"u8.ToArray()));
+        Assert.Equal(1, b.Accepted);
+        proxy.Logs.AssertNoErrors();
+    }
 }

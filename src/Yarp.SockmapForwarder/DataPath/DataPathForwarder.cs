@@ -65,6 +65,10 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         if (options.Mode == TcpForwarderMode.Auto)
         {
+            if (!_options.AutoAllowsSockmap)
+            {
+                return new(ForwardingPath.UserSpace, "Auto mode: sockmap's queue bound (verdict parking) is not proven lossless on this kernel (KERNEL-NOTES 14); set Mode=Sockmap to use it");
+            }
             if (options.MaxQueuedBytes <= 0)
             {
                 return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");

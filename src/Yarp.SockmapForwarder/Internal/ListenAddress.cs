@@ -53,10 +53,3 @@ internal sealed record ListenAddress(ListenAddressKind Kind, IPAddress? Address,
         _ => new IPEndPoint(Address!, Port).ToString(),
     };
 }
-
-internal enum ListenAddressKind
-{
-    Ip,
-    Any,
-    Localhost,
-}

@@ -13,6 +13,8 @@ namespace Yarp.SockmapForwarder.Internal;
 /// </summary>
 internal sealed class TcpRouteTable : IDisposable
 {
+    private static readonly TimeSpan s_recheckDelay = TimeSpan.FromMilliseconds(250);
+
     private readonly object _sync = new();
     private readonly IConfiguration _section;
     private readonly IProxyConfigProvider[] _providers;
@@ -57,7 +59,7 @@ internal sealed class TcpRouteTable : IDisposable
                 }
                 _routes = routes;
                 _loaded = true;
-                _reloadRegistration = ChangeToken.OnChange(_section.GetReloadToken, Reload);
+                _reloadRegistration = ChangeToken.OnChange(_section.GetReloadToken, () => Reload(deferErrors: true));
             }
             return Routes;
         }
@@ -66,7 +68,14 @@ internal sealed class TcpRouteTable : IDisposable
     public bool TryGet(string routeId, out TcpRouteState route) => _routes.TryGetValue(routeId, out route!);
 
     /// <summary>Re-reads the routes; an invalid result is logged (every problem) and the previous settings stay.</summary>
-    public void Reload()
+    public void Reload() => Reload(deferErrors: false);
+
+    /// <param name="deferErrors">
+    /// True when the configuration token fired: YARP's provider may not have taken the same change yet (token callbacks
+    /// run in no promised order), so a route pointing at a cluster added by this very change would look invalid. Such a
+    /// result is re-checked shortly (and again when YARP reports the change applied) before it is reported.
+    /// </param>
+    private void Reload(bool deferErrors)
     {
         lock (_sync)
         {
@@ -76,6 +85,11 @@ internal sealed class TcpRouteTable : IDisposable
             }
             var errors = new List<string>();
             var configs = ReadAndValidate(errors);
+            if (errors.Count > 0 && deferErrors)
+            {
+                _ = RecheckAsync();
+                return;
+            }
             if (errors.Count > 0)
             {
                 var text = FormatErrors("", errors);
@@ -126,6 +140,12 @@ internal sealed class TcpRouteTable : IDisposable
     }
 
     public void Dispose() => _reloadRegistration?.Dispose();
+
+    private async Task RecheckAsync()
+    {
+        await Task.Delay(s_recheckDelay).ConfigureAwait(false);
+        Reload(deferErrors: false);
+    }
 
     private List<TcpRouteConfig> ReadAndValidate(List<string> errors)
     {

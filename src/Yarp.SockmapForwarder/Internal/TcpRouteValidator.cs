@@ -94,6 +94,3 @@ internal static class TcpRouteValidator
         }
     }
 }
-
-/// <summary>Whether this process can use the sockmap data path, and why not.</summary>
-internal sealed record SockmapAvailability(bool Usable, string Detail);

@@ -169,10 +169,3 @@ internal static class TlsClientHello
         public bool SkipVector(int lengthBytes) => ReadVector(lengthBytes, out _);
     }
 }
-
-internal enum TlsParseStatus
-{
-    NeedMoreData,
-    Complete,
-    NotTls,
-}

@@ -10,7 +10,8 @@ public sealed class ForwarderFixture : IDisposable
     {
         Logs = new RecordingLoggerProvider();
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
-        Forwarder = new DataPathForwarder(LoggerFactory);
+        // Opted in, so the Auto placement rule is exercised; the default (Auto = user space) has its own test.
+        Forwarder = new DataPathForwarder(LoggerFactory, new DataPathForwarderOptions { AutoAllowsSockmap = true });
         Assert.True(Forwarder.SockmapUsable, Forwarder.SockmapDetail);
     }
 

@@ -103,6 +103,24 @@ public sealed class LifecycleTests(ForwarderFixture fixture)
         await Assert.ThrowsAsync<SocketException>(async () => await ProxiedConnection.ReadToEndAsync(c.User).DefaultTimeout());
     }
 
+    [Theory]
+    [MemberData(nameof(BothPaths))]
+    public async Task Forward_PingPong1KiB_EachRoundTripIsFast(TcpForwarderMode mode)
+    {
+        // Interactive traffic must not wait on a cork (MSG_MORE) or a tick: 300 round trips well under 3 s.
+        await using var c = await Established(mode);
+        var request = new byte[1024];
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 300; i++)
+        {
+            await c.User.SendAsync(request, SocketFlags.None).DefaultTimeout();
+            var got = await ProxiedConnection.ReadExactlyAsync(c.Backend, 1024).DefaultTimeout();
+            await c.Backend.SendAsync(got, SocketFlags.None).DefaultTimeout();
+            await ProxiedConnection.ReadExactlyAsync(c.User, 1024).DefaultTimeout();
+        }
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"300 round trips took {clock.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
     private async Task<ProxiedConnection> Established(TcpForwarderMode mode, TimeSpan? idle = null)
     {
         var c = await ProxiedConnection.StartAsync(fixture.Forwarder, mode, idleTimeout: idle).DefaultTimeout();

@@ -39,6 +39,20 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     }
 
     [Fact]
+    public void Choose_AutoWithDefaultOptions_UserSpaceBecauseParkingIsNotProvenLossless()
+    {
+        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new DataPathForwarderOptions { RunSelfTest = false });
+        using var a = Pair();
+        var decision = forwarder.Choose(new ForwardingRequest
+        {
+            RouteId = "r", RouteIndex = 10, ClientSocket = a.Client, Backend = a.Backend,
+            Options = new(TcpForwarderMode.Auto, null, TimeSpan.Zero, 4 << 20),
+        });
+        Assert.Equal("UserSpace", decision.Path);
+        Assert.Contains("not proven lossless", decision.Reason);
+    }
+
+    [Fact]
     public async Task ForwardAsync_SockmapProbeFailed_UserSpaceWithTheProbeReasonLoggedOnce()
     {
         var real = KernelFeatures.Current;
@@ -95,8 +109,6 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         await Task.WhenAll(
             PinnedThread.RunAsync(0, () => PingPong(s.User, 2000)),
             PinnedThread.RunAsync(1, () => PingPong(s.Backend, 2000))).WithTimeout(TimeSpan.FromSeconds(60));
-        var spreadStats = fixture.Forwarder.GetRouteStats(spread);
-        Assert.True(spreadStats.VerdictRunsPerCpuBackendToClient[1] > 0.9 * spreadStats.VerdictRunsPerCpuBackendToClient.Sum());
         fixture.Forwarder.EvaluatePlacement(spread);
         using var spreadNext = Pair(spread);
         Assert.Equal("Sockmap", Decide(spreadNext, TcpForwarderMode.Auto, 4 << 20).Path);

@@ -50,8 +50,3 @@ public sealed class TestLogSink : ILoggerProvider
         }
     }
 }
-
-public sealed record LogEntry(LogLevel Level, string Category, int EventId, string Message, Exception? Exception, IReadOnlyDictionary<string, object?> Values)
-{
-    public override string ToString() => $"{Level} {Category}[{EventId}]: {Message} {Exception}";
-}

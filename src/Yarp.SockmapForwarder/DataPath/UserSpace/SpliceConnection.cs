@@ -112,7 +112,7 @@ internal sealed class SpliceConnection
             }
             if (!dir.SourceEof && dir.InPipe < PipeSize)
             {
-                var r = NativeSocket.TrySplice(source, dir.PipeWrite, PipeSize - dir.InPipe);
+                var r = NativeSplice.TrySplice(source, dir.PipeWrite, PipeSize - dir.InPipe);
                 if (r.IsSuccess && r.Value > 0)
                 {
                     dir.InPipe += (int)r.Value;
@@ -131,7 +131,7 @@ internal sealed class SpliceConnection
             }
             if (dir.InPipe > 0)
             {
-                var w = NativeSocket.TrySplice(dir.PipeRead, destination, dir.InPipe);
+                var w = NativeSplice.TrySplice(dir.PipeRead, destination, dir.InPipe);
                 if (w.IsSuccess && w.Value > 0)
                 {
                     dir.InPipe -= (int)w.Value;
