@@ -145,8 +145,14 @@ def rows(docs):
                 "runs": len(rs) if len(e.get("subjectValues", [])) != len(e.get("peerValues", [])) else len(e.get("subjectValues", [])),
                 "goal": goal[2] if goal else "–", "met": met, "higherIsBetter": e.get("higherIsBetter", True),
                 "command": e.get("command", doc.get("command", "")), "note": e.get("note", ""),
+                "errors": {k: v for k, v in (e.get("errors") or {}).items() if v} if isinstance(e.get("errors"), dict) else {},
             })
     return out
+
+
+def errors_text(r):
+    """Client-side errors (wrk socket errors, timeouts) next to the run count: a fast but failing run is no win."""
+    return "" if not r["errors"] else " (errors: " + ", ".join(f"{k} {v}" for k, v in r["errors"].items()) + ")"
 
 
 def machine():
@@ -198,7 +204,7 @@ def write_markdown(path, docs, table, problems, charts, title, suites):
         for r in (r for r in table if r["suite"] == suite):
             ratio = "no data" if r["median"] is None else f"{r['median']:.2f}× [{r['min']:.2f}–{r['max']:.2f}]"
             lines.append(f"| {r['scenario']} | {r['metric']} | {r['subject']} / {r['peer']} | {ratio} | "
-                         f"{fmt(r['subjectMedian'])} {r['unit']} | {fmt(r['peerMedian'])} {r['unit']} | {r['runs']} | {r['goal']} | {r['met']} |")
+                         f"{fmt(r['subjectMedian'])} {r['unit']} | {fmt(r['peerMedian'])} {r['unit']} | {r['runs']}{errors_text(r)} | {r['goal']} | {r['met']} |")
         commands = sorted({r["command"] for r in table if r["suite"] == suite and r["command"] and r["command"] != doc.get("command")})
         if commands:
             lines += ["", "Commands:", ""] + [f"- `{c}`" for c in commands]
