@@ -18,7 +18,10 @@ public sealed record TcpRouteConfig
     /// <remarks>Required. The cluster's <c>LoadBalancingPolicy</c> and <c>HealthCheck</c> settings apply.</remarks>
     public required string ClusterId { get; init; }
 
-    /// <summary>The CPU this route's forwarding work should run on, or null for no affinity.</summary>
+    /// <summary>
+    /// The CPU this route's forwarding work should run on. When null, a connection handed off by the BpfSteer transport
+    /// runs on the CPU of the worker that accepted it; other connections get no affinity.
+    /// </summary>
     /// <remarks>Defaults to null.</remarks>
     public int? Cpu { get; init; }
 

@@ -249,4 +249,19 @@ public class TcpRouteForwardingTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {watch.Elapsed}");
         Assert.True(await Net.ClosedWithinAsync(client, TimeSpan.FromSeconds(5)), "the client connection survived the server");
     }
+
+    [Fact]
+    public async Task TcpRoute_DestinationHostName_ResolvedAndConnected()
+    {
+        await using var echo = new EchoServer();
+        await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c", listen: "[::1]:0")
+            .Cluster("c", null, ("d1", $"tcp://localhost:{echo.Port}")));
+
+        var endPoint = System.Net.IPEndPoint.Parse(proxy.Status.Routes.Single().Listen);
+        using var client = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(endPoint).DefaultTimeout();
+
+        Assert.Equal("v6"u8.ToArray(), await Net.RoundTripAsync(client, "v6"u8.ToArray()));
+        Assert.Equal(1, echo.Accepted);
+    }
 }

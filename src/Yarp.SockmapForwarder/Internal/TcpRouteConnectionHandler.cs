@@ -88,6 +88,7 @@ internal sealed class TcpRouteConnectionHandler
 
         Socket? clientSocket = null;
         ReadOnlyMemory<byte> buffered = default;
+        int? workerCpu = null;
         IDuplexPipe? clientPipe = null;
         if (connection.Features.Get<ISocketHandoffFeature>() is { } handoffFeature)
         {
@@ -96,6 +97,7 @@ internal sealed class TcpRouteConnectionHandler
                 var handoff = await handoffFeature.DetachAsync(stopping);
                 clientSocket = handoff.Socket;
                 buffered = handoff.BufferedData;
+                workerCpu = handoff.WorkerCpu;
             }
             catch (Exception ex)
             {
@@ -119,7 +121,8 @@ internal sealed class TcpRouteConnectionHandler
             ClientPipe = clientPipe,
             Backend = backend.Socket,
             BackendPreamble = ProxyProtocolHeader.Build(config.ProxyProtocol, connection.RemoteEndPoint, connection.LocalEndPoint),
-            Options = new DataPathOptions(config.Mode, config.Cpu, config.IdleTimeout, config.MaxQueuedBytes),
+            // Without a route CPU, a handed-off connection stays on the CPU whose worker accepted it (BpfSteer's point).
+            Options = new DataPathOptions(config.Mode, config.Cpu ?? workerCpu, config.IdleTimeout, config.MaxQueuedBytes),
         };
         ForwardingResult result;
         try
