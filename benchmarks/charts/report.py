@@ -312,6 +312,8 @@ def main():
     table = rows(docs)
     charts_dir = os.path.join(a.out, "charts")
     os.makedirs(charts_dir, exist_ok=True)
+    for old in glob.glob(os.path.join(charts_dir, "*.png")):
+        os.remove(old)  # a chart of a suite that did not run this time must not survive from an older run
     charts = []
     for suite in dict.fromkeys(r["suite"] for r in table):
         png = ratio_chart(charts_dir, suite, table)
