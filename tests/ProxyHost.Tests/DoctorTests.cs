@@ -23,6 +23,7 @@ public sealed class DoctorTests
         Assert.Contains("configuration from the embedded demo configuration", output);
         Assert.Contains("[ ok ] kernel     sockmap:", output);
         Assert.Contains("[ ok ] capability CAP_BPF", output);
+        Assert.Contains("[ ok ] datapath   The forwarder's sockmap data path loads and passes its self-test", output);
         Assert.Contains("tcp_migrate_req", output);
         Assert.Contains("RPS on lo", output);
         Assert.Contains("[ ok ] config     1 HTTP route(s), 2 TCP route(s), 3 cluster(s)", output);
@@ -35,6 +36,7 @@ public sealed class DoctorTests
         var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path], Capabilities.DropAll);
         Assert.True(code == 1, output);
         Assert.Contains("[FAIL] capability CAP_BPF is missing", output);
+        Assert.Contains("[FAIL] datapath   The sockmap data path does not load here, so the Mode=Sockmap routes db cannot start", output);
         Assert.Contains("Mode=Sockmap", output);
         Assert.Contains("fix: Run as root, or systemd: AmbientCapabilities=CAP_BPF", output);
     }
