@@ -193,7 +193,9 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                error = ex;
+                error = new InvalidOperationException(
+                    $"The eBPF selector set in 'BpfSteer:Transport:Selector' could not be attached to {group.EndPoint}: {ex.Message} " +
+                    "Grant the capability, choose Cbpf, or set 'BpfSteer:Transport:AllowSelectorFallback' to fall back to reuseport hashing.", ex);
             }
         }
         else
