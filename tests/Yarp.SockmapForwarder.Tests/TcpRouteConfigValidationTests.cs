@@ -63,4 +63,22 @@ public class TcpRouteConfigValidationTests
         var warning = Assert.Single(proxy.Logs.WithEventId(107));
         Assert.Equal("urls", warning.Values["Key"]);
     }
+
+    [Fact]
+    public async Task Connection_MapReverseProxyNotCalled_ClosedAndExplainedOnce()
+    {
+        await using var echo = new EchoServer();
+        var config = new ProxyConfig().Route("r", "c").Cluster("c", null, ("d1", echo.Address));
+        await using var proxy = await ProxyApp.StartAsync(config, mapReverseProxy: false);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var client = await Net.ConnectAsync(proxy.EndPoint("r"));
+            Assert.True(await Net.ClosedWithinAsync(client, TimeSpan.FromSeconds(5)));
+        }
+
+        var error = Assert.Single(proxy.Logs.WithEventId(202));
+        Assert.Contains("app.MapReverseProxy()", error.Message);
+        Assert.Equal(0, echo.Accepted);
+    }
 }

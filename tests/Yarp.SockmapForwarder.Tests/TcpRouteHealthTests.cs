@@ -24,9 +24,11 @@ public class TcpRouteHealthTests
         using var metrics = new MetricsReader(proxy);
         var cluster = proxy.Cluster("c");
 
+        // YARP writes each destination's health, then recomputes the cluster's available list: wait for both.
         await Poll.UntilAsync(() => cluster.Destinations["a-down"].Health.Active == DestinationHealth.Unhealthy
-            && cluster.Destinations["b-up"].Health.Active == DestinationHealth.Healthy, "probes to mark a-down unhealthy and b-up healthy");
-        Assert.Equal(["b-up"], cluster.DestinationsState.AvailableDestinations.Select(d => d.DestinationId));
+            && cluster.Destinations["b-up"].Health.Active == DestinationHealth.Healthy
+            && cluster.DestinationsState.AvailableDestinations.Select(d => d.DestinationId).SequenceEqual(["b-up"]),
+            "probes to mark a-down unhealthy and b-up healthy, and YARP to leave a-down out of the available destinations");
 
         // FirstAlphabetical would pick a-down first; health keeps it out, so no connect attempt fails.
         using (var client = await Net.ConnectAsync(proxy.EndPoint("r")))

@@ -32,6 +32,7 @@ internal sealed class DestinationConnector
     private readonly IDestinationHealthUpdater _healthUpdater;
     private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
     private readonly ILogger _logger;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RouteId, string ClusterId), byte> _missingClusters = new();
 
     public DestinationConnector(IProxyStateLookup proxyState, IDestinationHealthUpdater healthUpdater,
         IEnumerable<ILoadBalancingPolicy> policies, ILogger<DestinationConnector> logger)
@@ -51,9 +52,14 @@ internal sealed class DestinationConnector
     {
         if (!_proxyState.TryGetCluster(config.ClusterId, out var cluster))
         {
-            SockmapForwarderLog.ClusterNotFound(_logger, config.RouteId, config.ClusterId);
+            // Once per route and cluster until it appears: every connection would repeat the same error otherwise.
+            if (_missingClusters.TryAdd((config.RouteId, config.ClusterId), 0))
+            {
+                SockmapForwarderLog.ClusterNotFound(_logger, config.RouteId, config.ClusterId);
+            }
             return null;
         }
+        _missingClusters.TryRemove((config.RouteId, config.ClusterId), out _);
         var available = cluster.DestinationsState.AvailableDestinations;
         var policyName = cluster.Model.Config.LoadBalancingPolicy is { Length: > 0 } name ? name : LoadBalancingPolicies.PowerOfTwoChoices;
         if (!_policies.TryGetValue(policyName, out var policy))

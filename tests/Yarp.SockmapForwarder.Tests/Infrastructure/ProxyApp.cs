@@ -37,7 +37,7 @@ public sealed class ProxyApp : IAsyncDisposable
     public ISockmapForwarderStatus Status => App.Services.GetRequiredService<ISockmapForwarderStatus>();
 
     public static WebApplication Build(ProxyConfig config, TransportKind transport, TestLogSink logs, out ReloadableConfigurationProvider provider,
-        Action<WebApplicationBuilder>? configure = null)
+        Action<WebApplicationBuilder>? configure = null, bool mapReverseProxy = true)
     {
         var builder = WebApplication.CreateSlimBuilder();
         var source = new ReloadableConfigurationSource(config.Values);
@@ -53,14 +53,18 @@ public sealed class ProxyApp : IAsyncDisposable
             .AddSockmapForwarder();
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.MapReverseProxy();
+        if (mapReverseProxy)
+        {
+            app.MapReverseProxy();
+        }
         return app;
     }
 
-    public static async Task<ProxyApp> StartAsync(ProxyConfig config, TransportKind transport = TransportKind.Sockets, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<ProxyApp> StartAsync(ProxyConfig config, TransportKind transport = TransportKind.Sockets, Action<WebApplicationBuilder>? configure = null,
+        bool mapReverseProxy = true)
     {
         var logs = new TestLogSink();
-        var app = Build(config, transport, logs, out var provider, configure);
+        var app = Build(config, transport, logs, out var provider, configure, mapReverseProxy);
         await app.StartAsync().DefaultTimeout();
         return new ProxyApp(app, logs, provider);
     }
