@@ -4,7 +4,9 @@
 //   dotnet ProxyHost.dll --config FILE        your routes (see appsettings.json for the shape); no demo backends
 //   dotnet ProxyHost.dll doctor [--config F]  checks kernel, capabilities, sysctls and the config; exit 1 if broken
 //
-// Everything else is the usual ASP.NET configuration: --Urls, environment variables (ReverseProxy__Routes__...), etc.
+// Everything else is the usual ASP.NET configuration: --Kestrel:Endpoints:Http:Url=..., environment variables
+// (ReverseProxy__TcpRoutes__...), etc. HTTP endpoints go in Kestrel:Endpoints: Kestrel ignores Urls once TCP routes
+// (code-defined endpoints) exist.
 using Microsoft.Extensions.Configuration.Memory;
 using ProxyHost.Demo;
 using ProxyHost.Doctor;
