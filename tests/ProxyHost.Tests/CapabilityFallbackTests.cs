@@ -41,6 +41,7 @@ public sealed class CapabilityFallbackTests
         using var health = JsonDocument.Parse(await Clients.CurlAsync(host.HttpUrl + "/healthz"));
         Assert.Equal("Degraded", health.RootElement.GetProperty("checks").GetProperty("bpf").GetProperty("status").GetString());
         Assert.Contains("Sockmap is not usable", health.RootElement.GetProperty("checks").GetProperty("bpf").GetProperty("description").GetString());
+        host.AssertNoErrorsLogged();
     }
 
     [Fact]

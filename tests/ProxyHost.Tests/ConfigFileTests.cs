@@ -35,6 +35,7 @@ public sealed class ConfigFileTests
             await Clients.EchoThroughAsync(host.TcpRoutes["mine"], 300_000);
             await Clients.WaitForStatusAsync(host.HttpUrl,
                 s => DemoDefaultTests.Counter(Clients.Route(s, "mine"), "bytesClientToBackend") >= 300_000, "the route's bytes");
+            host.AssertNoErrorsLogged();
         }
         stop.Cancel();
         backend.Stop();

@@ -40,6 +40,7 @@ public sealed class SockmapModeTests
         Assert.Equal(Environment.ProcessorCount, route.GetProperty("verdictRunsPerCpu").GetArrayLength());
         Assert.True(Counter(route, "activeConnections") >= 1);
         Assert.Equal("the route's mode is Sockmap", route.GetProperty("modeReason").GetString());
+        host.AssertNoErrorsLogged();
     }
 
     private static long Counter(JsonElement e, string name) => e.GetProperty(name).GetInt64();

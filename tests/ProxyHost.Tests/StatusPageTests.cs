@@ -78,6 +78,7 @@ public sealed class StatusPageTests
         Assert.True(sawThroughput, "the page never showed a non-zero throughput for the echo route while traffic ran");
         Assert.All(after.GetProperty("locality").EnumerateArray(), l => Assert.EndsWith("%", l.GetString()));
         Assert.NotEqual("", after.GetProperty("observed").GetString());
+        host.AssertNoErrorsLogged();
     }
 
     private static async Task<JsonElement> WaitForPageAsync(HeadlessChromium browser, Func<JsonElement, bool> condition, string what)

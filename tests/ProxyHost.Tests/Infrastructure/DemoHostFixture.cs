@@ -7,5 +7,10 @@ public sealed class DemoHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync() => Host = await ProxyHostProcess.StartAsync([]);
 
-    public async Task DisposeAsync() => await Host.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        // Everything the class's tests did must have gone without an Error-level log line.
+        await Host.DisposeAsync();
+        Host.AssertNoErrorsLogged();
+    }
 }

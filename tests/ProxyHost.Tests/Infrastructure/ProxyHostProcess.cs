@@ -68,6 +68,13 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
         return (process.ExitCode, await stdout.DefaultTimeout() + await stderr.DefaultTimeout());
     }
 
+    /// <summary>Fails the test when ProxyHost logged at Error or Critical level (console lines "fail:" / "crit:").</summary>
+    public void AssertNoErrorsLogged()
+    {
+        var errors = Output.Split('\n').Where(l => l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal)).ToList();
+        Assert.True(errors.Count == 0, "ProxyHost logged errors:\n" + string.Join("\n", errors));
+    }
+
     /// <summary>Fails the test if the process does not exit within the default timeout after SIGTERM.</summary>
     public async ValueTask DisposeAsync()
     {
