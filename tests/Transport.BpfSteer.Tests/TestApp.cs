@@ -124,6 +124,11 @@ public sealed class TestApp : IAsyncDisposable
         });
         app.MapGet("/peer", (HttpContext ctx) =>
             Results.Text($"{ctx.Connection.LocalIpAddress}:{ctx.Connection.LocalPort} {ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort} {ctx.Connection.Id}"));
+        app.MapGet("/thread", (HttpContext ctx) =>
+        {
+            var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
+            return Results.Text($"{Thread.CurrentThread.Name ?? "-"}|{(global::BpfSteer.Interop.CpuAffinity.CurrentCpu())}|{f?.WorkerCpu}\n");
+        });
         app.MapGet("/conn", (HttpContext ctx) =>
         {
             var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
