@@ -115,7 +115,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     }
 
     /// <summary>Sends 64-byte messages and reads the peer's, alternating, on the calling (pinned) thread.</summary>
-    private static void PingPong(Socket socket, int rounds)
+    internal static void PingPong(Socket socket, int rounds)
     {
         var buffer = new byte[64];
         socket.Blocking = true;

@@ -125,6 +125,15 @@ internal sealed unsafe partial class SockmapConnection
         {
             _dirs[side].RdHup = true;
             ReadSource(side);
+            // Propagate the FIN now rather than at the next tick: short connections close at network speed.
+            if (!IsFinished && _dirs[side].SourceEof)
+            {
+                TryPropagateEof(side, Environment.TickCount64);
+            }
+            if (!IsFinished && _dirs[0].DestinationShut && _dirs[1].DestinationShut)
+            {
+                Finish("completed", resetBoth: false);
+            }
         }
     }
 

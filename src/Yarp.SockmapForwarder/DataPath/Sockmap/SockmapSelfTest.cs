@@ -23,7 +23,7 @@ internal static class SockmapSelfTest
         try
         {
             return Exchange(engine, 1 << 20, maxQueued: 16L << 20, stallMs: 0)
-                ?? Exchange(engine, 8 << 20, maxQueued: 128 << 10, stallMs: 300, expectParking: true);
+                ?? Exchange(engine, 8 << 20, maxQueued: 1 << 20, stallMs: 300, expectParking: true);
         }
         catch (Exception ex)
         {
