@@ -34,6 +34,9 @@ mkdir -p "$raw"
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== load before the run: $load (1/5/15 min)"
 echo "$load" >"$raw/load-before.txt"
+# When and what was measured (the report may be re-rendered later from these raw files).
+printf '%s UTC, commit %s%s\n' "$(date -u -d "@$started" '+%Y-%m-%d %H:%M')" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+  "$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')" >"$raw/run-info.txt"
 
 for entry in "${budgets[@]}"; do
   suite=${entry%%:*}

@@ -170,8 +170,7 @@ def machine():
         mem = f", {kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "?"
-    return f"{platform.node()}: Linux {platform.release()}, {os.cpu_count()} CPUs ({cpu}){mem}; commit {commit}"
+    return f"{platform.node()}: Linux {platform.release()}, {os.cpu_count()} CPUs ({cpu}){mem}"
 
 
 def write_markdown(path, docs, table, problems, charts, title, suites):
@@ -180,7 +179,9 @@ def write_markdown(path, docs, table, problems, charts, title, suites):
     load_file = os.path.join(os.path.dirname(path), "raw", "load-before.txt")
     load = open(load_file).read().strip() if os.path.exists(load_file) else None
     load_text = f" Load average before the run: {load} (1/5/15 min; a busy machine makes every ratio noisy)." if load else ""
-    lines = [f"# {title}", "", f"Measured {now} on {machine()}. Mode: {', '.join(modes) or '–'}.{load_text}", "",
+    info_file = os.path.join(os.path.dirname(path), "raw", "run-info.txt")
+    measured = open(info_file).read().strip() if os.path.exists(info_file) else f"{now} (report time)"
+    lines = [f"# {title}", "", f"Measured {measured} on {machine()}. Mode: {', '.join(modes) or '–'}.{load_text}", "",
              "Every figure is a ratio subject / peer measured in the same run (median [min–max] over the repetitions; "
              "for latency lower is better). Goals are judged on the median.", ""]
     met = sum(1 for r in table if r["met"] == "met")
@@ -235,17 +236,18 @@ def ratio_chart(out_dir, suite, table):
     dat = os.path.join(out_dir, f"ratios-{suite}.dat")
     with open(dat, "w") as f:
         for i, r in enumerate(entries):
-            label = f"{r['scenario']}: {r['subject']}/{r['peer']} {r['metric']}".replace('"', "'")
+            metric = "" if r["metric"] in r["scenario"] else f" {r['metric']}"
+            label = f"{r['scenario']}{metric}: {r['subject']}/{r['peer']}".replace('"', "'")
             f.write(f'{i} {r["median"]} {r["min"]} {r["max"]} "{label}"\n')
     png = os.path.join(out_dir, f"ratios-{suite}.png")
     height = max(400, 28 * len(entries) + 120)
     ok = gnuplot(f"""
 set terminal pngcairo size 1400,{height} font ",10"
 set output "{png}"
-set title "{suite}: ratio subject / peer (median, bars = min..max)"
+set title "{suite}: ratio subject / peer (median, bars = min..max; log scale, 1 = parity)"
 set datafile separator whitespace
 set style fill solid 0.6
-set xrange [0:*]
+set logscale x 2
 set yrange [-1:{len(entries)}]
 set ytics nomirror
 set grid x
