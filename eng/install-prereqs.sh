@@ -11,7 +11,7 @@ packages=(
   socat util-linux libcap2-bin iproute2    # setpriv/capsh for the capability-drop test, ip/ss
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(haproxy nginx-light libnginx-mod-stream gnuplot-nox)
+  packages+=(haproxy nginx-light libnginx-mod-stream gnuplot-nox python3)   # python3: merges results JSON
 fi
 
 missing=()

@@ -37,6 +37,3 @@ public partial class LoadClientTests
     [GeneratedRegex(@"(\d+) requests in")]
     private static partial Regex RequestsDone();
 }
-
-[CollectionDefinition(nameof(CpuBoundCollection), DisableParallelization = true)]
-public sealed class CpuBoundCollection;

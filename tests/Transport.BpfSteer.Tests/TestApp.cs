@@ -12,12 +12,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Transport.BpfSteer.Tests;
 
-public enum TransportKind
-{
-    BpfSteer,
-    Sockets,
-}
-
 /// <summary>
 /// One ASP.NET app, run on BpfSteer or on Kestrel's Sockets transport, bound to 127.0.0.1:0. The endpoints cover what
 /// the drop-in tests compare: plaintext, JSON, echo (chunked in and out), big upload/download, WebSocket echo, and the
@@ -124,6 +118,11 @@ public sealed class TestApp : IAsyncDisposable
         });
         app.MapGet("/peer", (HttpContext ctx) =>
             Results.Text($"{ctx.Connection.LocalIpAddress}:{ctx.Connection.LocalPort} {ctx.Connection.RemoteIpAddress}:{ctx.Connection.RemotePort} {ctx.Connection.Id}"));
+        app.MapGet("/thread", (HttpContext ctx) =>
+        {
+            var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
+            return Results.Text($"{Thread.CurrentThread.Name ?? "-"}|{(global::BpfSteer.Interop.CpuAffinity.CurrentCpu())}|{f?.WorkerCpu}\n");
+        });
         app.MapGet("/conn", (HttpContext ctx) =>
         {
             var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
@@ -152,10 +151,4 @@ public sealed class TestApp : IAsyncDisposable
         _ = IPAddress.Loopback;
         _ = typeof(IHttpConnectionFeature);
     }
-}
-
-/// <summary>Requests that reached the /delay handler.</summary>
-public sealed class InFlight
-{
-    public int Started;
 }
