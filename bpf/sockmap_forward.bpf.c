@@ -7,8 +7,13 @@
  * program-less `redirect_map` first and only then in `sock_ops_map`, so a verdict never runs
  * before its redirect target exists.
  *
- * Two programs: `forward_verdict` everywhere, and `forward_verdict_cpu`, loaded only when the kernel
- * has the bpf_sk_skb_set_redirect_cpu kfunc (not in mainline), which asks for the route's CPU.
+ * Built twice (build/Bpf.targets): sockmap_forward.bpf.o has `forward_verdict` (and its `_polled`
+ * twin, below); with -DBPFSTEER_REDIRECT_CPU, sockmap_forward_cpu.bpf.o adds `forward_verdict_cpu`
+ * (and `forward_verdict_cpu_polled`), which call the
+ * bpf_sk_skb_set_redirect_cpu kfunc (not in mainline) to ask for the route's CPU. The kfunc extern is
+ * in the second object only: libbpf resolves every kfunc extern at load, even for a program with
+ * autoload off, and when vmlinux BTF lacks it searches module BTF, which needs CAP_SYS_ADMIN; the
+ * plain object must load with CAP_BPF + CAP_NET_ADMIN alone.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,7 +21,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+#ifdef BPFSTEER_REDIRECT_CPU
 extern int bpf_sk_skb_set_redirect_cpu(struct __sk_buff *skb, int cpu) __ksym __weak;
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -80,7 +87,7 @@ static __always_inline void measure_written(struct conn_state *conn, struct conn
 	bpf_sk_release(peer);
 }
 
-static __always_inline int forward(struct __sk_buff *skb, bool steer)
+static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measure)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct conn_state *conn = bpf_map_lookup_elem(&conns, &cookie);
@@ -115,7 +122,8 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 			return park(slot, stats, len);
 		slot->parked = 0;
 	} else if (slot->high_mark && slot->redirected - slot->written >= slot->high_mark) {
-		measure_written(conn, slot);
+		if (measure)
+			measure_written(conn, slot);
 		if (slot->redirected - slot->written >= slot->high_mark) {
 			slot->parked = 1;
 			__sync_fetch_and_add(&slot->parks, 1);
@@ -123,8 +131,10 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 		}
 	}
 
+#ifdef BPFSTEER_REDIRECT_CPU
 	if (steer && conn->cpu != BPFSTEER_NO_CPU && bpf_sk_skb_set_redirect_cpu)
 		bpf_sk_skb_set_redirect_cpu(skb, (int)conn->cpu);
+#endif
 
 	long verdict = bpf_sk_redirect_hash(skb, &redirect_map, &conn->peer_cookie, 0);
 	if (verdict == SK_PASS) {
@@ -140,11 +150,30 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 SEC("sk_skb/stream_verdict")
 int forward_verdict(struct __sk_buff *skb)
 {
-	return forward(skb, false);
+	return forward(skb, false, true);
 }
 
+/*
+ * Without measure_written: bpf_skc_to_tcp_sock needs CAP_PERFMON (bpf_base_func_proto), which a process with
+ * only CAP_BPF + CAP_NET_ADMIN lacks. `written` then comes from user space alone (its per-tick measurement),
+ * which is never ahead of the truth, so the verdict only parks earlier than it would: the bound still holds.
+ */
+SEC("sk_skb/stream_verdict")
+int forward_verdict_polled(struct __sk_buff *skb)
+{
+	return forward(skb, false, false);
+}
+
+#ifdef BPFSTEER_REDIRECT_CPU
 SEC("sk_skb/stream_verdict")
 int forward_verdict_cpu(struct __sk_buff *skb)
 {
-	return forward(skb, true);
+	return forward(skb, true, true);
 }
+
+SEC("sk_skb/stream_verdict")
+int forward_verdict_cpu_polled(struct __sk_buff *skb)
+{
+	return forward(skb, true, false);
+}
+#endif

@@ -15,7 +15,15 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// </summary>
 internal sealed unsafe class SockmapEngine : IDisposable
 {
+    /// <summary>The object without the kfunc: forward_verdict and forward_verdict_polled.</summary>
     public const string ObjectName = "sockmap_forward.bpf";
+
+    /// <summary>
+    /// The same source built with -DBPFSTEER_REDIRECT_CPU: adds forward_verdict_cpu(_polled) and the kfunc extern. Opened only
+    /// where the kfunc exists, because libbpf resolves a kfunc extern at load even for a program that is not loaded,
+    /// and a kfunc missing from vmlinux BTF makes it search module BTF, which needs CAP_SYS_ADMIN.
+    /// </summary>
+    public const string RedirectCpuObjectName = "sockmap_forward_cpu.bpf";
     private const int HotTickMs = 1;
     private const int IdleTickMs = 10;
 
@@ -31,11 +39,12 @@ internal sealed unsafe class SockmapEngine : IDisposable
     private volatile bool _stopping;
     private int _count;
 
-    private SockmapEngine(BpfObject obj, int capacity, string program, ILogger logger)
+    private SockmapEngine(BpfObject obj, int capacity, string program, bool measuresInVerdict, ILogger logger)
     {
         _object = obj;
         Capacity = capacity;
         ProgramName = program;
+        MeasuresInVerdict = measuresInVerdict;
         Logger = logger;
         ProgramMap = obj.Map("sock_ops_map");
         RedirectMap = obj.Map("redirect_map");
@@ -55,8 +64,17 @@ internal sealed unsafe class SockmapEngine : IDisposable
     /// <summary>Connections the maps can hold (each uses two sockets, two slots).</summary>
     public int Capacity { get; }
 
-    /// <summary>The verdict program attached: forward_verdict, or forward_verdict_cpu when the kfunc exists.</summary>
+    /// <summary>
+    /// The verdict program attached: forward_verdict, or forward_verdict_cpu when the kfunc exists; with the suffix
+    /// _polled when this thread lacks CAP_PERFMON (see <see cref="MeasuresInVerdict"/>).
+    /// </summary>
     public string ProgramName { get; }
+
+    /// <summary>
+    /// True when the verdict measures the peer's send queue itself (bpf_skc_to_tcp_sock, which the verifier allows
+    /// only with CAP_PERFMON or CAP_SYS_ADMIN). False: user space publishes <c>written</c> on every tick instead.
+    /// </summary>
+    public bool MeasuresInVerdict { get; }
 
     public int PossibleCpus { get; }
 
@@ -72,10 +90,18 @@ internal sealed unsafe class SockmapEngine : IDisposable
 
     public int ActiveConnections => Volatile.Read(ref _count);
 
-    /// <summary>Opens, sizes, loads and attaches the embedded object. Throws when the kernel or process cannot.</summary>
+    /// <summary>
+    /// Opens, sizes, loads and attaches the embedded object. Throws when the kernel or process cannot. The verifier
+    /// checks the capabilities of the calling thread, so the program is chosen from this thread's effective set.
+    /// </summary>
     public static SockmapEngine Create(ILogger logger, int capacity, bool redirectCpuKfunc)
     {
-        var obj = BpfObject.OpenEmbedded(typeof(SockmapEngine).Assembly, ObjectName);
+        var measure = ThreadCapabilities.HasPerfmon();
+        var program = (redirectCpuKfunc ? "forward_verdict_cpu" : "forward_verdict") + (measure ? "" : "_polled");
+        string[] programs = redirectCpuKfunc
+            ? ["forward_verdict", "forward_verdict_polled", "forward_verdict_cpu", "forward_verdict_cpu_polled"]
+            : ["forward_verdict", "forward_verdict_polled"];
+        var obj = BpfObject.OpenEmbedded(typeof(SockmapEngine).Assembly, redirectCpuKfunc ? RedirectCpuObjectName : ObjectName);
         try
         {
             var sockets = (uint)capacity * 2;
@@ -83,12 +109,15 @@ internal sealed unsafe class SockmapEngine : IDisposable
             obj.SetMaxEntries("redirect_map", sockets);
             obj.SetMaxEntries("conns", sockets);
             obj.SetMaxEntries("slots", sockets);
-            // The kfunc variant is only loaded where the kfunc exists: the verifier would reject the call otherwise.
-            obj.SetAutoload("forward_verdict_cpu", redirectCpuKfunc);
+            foreach (var p in programs)
+            {
+                // Only the attached program is loaded: the others may use what this thread may not (the helper
+                // that needs CAP_PERFMON), and verifying them would be wasted work anyway.
+                obj.SetAutoload(p, p == program);
+            }
             obj.Load();
-            var program = redirectCpuKfunc ? "forward_verdict_cpu" : "forward_verdict";
             BpfProgram.Attach(obj.ProgramFd(program), obj.Map("sock_ops_map").Fd, BPF_SK_SKB_STREAM_VERDICT, program);
-            return new SockmapEngine(obj, capacity, program, logger);
+            return new SockmapEngine(obj, capacity, program, measure, logger);
         }
         catch
         {
