@@ -13,11 +13,29 @@ public sealed class AffinityTests(ForwarderFixture fixture)
         await using var c = await ProxiedConnection.StartAsync(fixture.Forwarder, TcpForwarderMode.UserSpace, cpu: 1, route: 14).DefaultTimeout();
         await c.User.SendAsync("x"u8.ToArray(), SocketFlags.None).DefaultTimeout();
         Assert.Equal("x"u8.ToArray(), await ProxiedConnection.ReadExactlyAsync(c.Backend, 1).DefaultTimeout());
+        // The connection is open, so its splice thread is alive; only other threads may exit during the walk.
         var pinned = Directory.GetDirectories("/proc/self/task")
-            .Where(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() == "splice-cpu1")
-            .Select(t => File.ReadAllLines(Path.Combine(t, "status")).Single(l => l.StartsWith("Cpus_allowed_list:")).Split(':')[1].Trim())
+            .Select(ReadTask)
+            .Where(t => t?.Comm == "splice-cpu1")
+            .Select(t => t!.Value.CpusAllowed)
             .ToArray();
         Assert.Equal(["1"], pinned);
+    }
+
+    /// <summary>comm and Cpus_allowed_list of one thread, or null when it exited between listing and reading.</summary>
+    private static (string Comm, string CpusAllowed)? ReadTask(string task)
+    {
+        try
+        {
+            var comm = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+            var status = File.ReadAllLines(Path.Combine(task, "status"));
+            return (comm, status.Single(l => l.StartsWith("Cpus_allowed_list:")).Split(':')[1].Trim());
+        }
+        catch (Exception ex) when (ex is DirectoryNotFoundException or FileNotFoundException
+            || (ex is IOException && !Directory.Exists(task)))
+        {
+            return null;
+        }
     }
 
     [Fact]
