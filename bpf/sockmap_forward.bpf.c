@@ -6,12 +6,24 @@
  * Two maps, because of insertion order (KERNEL-NOTES 11): user space puts both sockets in the
  * program-less `redirect_map` first and only then in `sock_ops_map`, so a verdict never runs
  * before its redirect target exists.
+ *
+ * Built twice (build/Bpf.targets): sockmap_forward.bpf.o has `forward_verdict` (and its `_polled`
+ * twin, below); with -DBPFSTEER_REDIRECT_CPU, sockmap_forward_cpu.bpf.o adds `forward_verdict_cpu`
+ * (and `forward_verdict_cpu_polled`), which call the
+ * bpf_sk_skb_set_redirect_cpu kfunc (not in mainline) to ask for the route's CPU. The kfunc extern is
+ * in the second object only: libbpf resolves every kfunc extern at load, even for a program with
+ * autoload off, and when vmlinux BTF lacks it searches module BTF, which needs CAP_SYS_ADMIN; the
+ * plain object must load with CAP_BPF + CAP_NET_ADMIN alone.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "sockmap_forward.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#ifdef BPFSTEER_REDIRECT_CPU
+extern int bpf_sk_skb_set_redirect_cpu(struct __sk_buff *skb, int cpu) __ksym __weak;
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -35,34 +47,133 @@ struct {
 } conns SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct conn_slot);
+} slots SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BPFSTEER_MAX_ROUTES);
 	__type(key, __u32);
 	__type(value, struct route_stats);
 } route_stats SEC(".maps");
 
-SEC("sk_skb/stream_verdict")
-int forward_verdict(struct __sk_buff *skb)
+/* Verdict runs on one socket are serialized (socket lock), so plain stores to `parked` cannot race. */
+static __always_inline int park(struct conn_slot *slot, struct route_stats *stats, __u32 len)
+{
+	__sync_fetch_and_add(&slot->passed, len);
+	if (stats)
+		stats->passed += len;
+	return SK_PASS;
+}
+
+/* Bytes the peer's send queue has taken from this direction's redirects (see conn_slot.written). */
+static __always_inline void measure_written(struct conn_state *conn, struct conn_slot *slot)
+{
+	struct bpf_sock *peer = bpf_map_lookup_elem(&redirect_map, &conn->peer_cookie);
+	if (!peer)
+		return;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(peer);
+	if (tp) {
+		__u64 queued = tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una);
+		__u64 written = queued - slot->peer_base - slot->consumed;
+		/* Never above `redirected` (unsigned arithmetic below); a negative difference reads as huge. */
+		if ((__s64)written >= 0 && written <= slot->redirected)
+			slot->written = written;
+	}
+	bpf_sk_release(peer);
+}
+
+static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measure)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct conn_state *conn = bpf_map_lookup_elem(&conns, &cookie);
 	if (!conn)
 		return SK_PASS; /* not ours (or already leaving): let user space see it */
 
+	__u32 key = conn->slot;
+	struct conn_slot *slot = bpf_map_lookup_elem(&slots, &key);
+	if (!slot)
+		return SK_PASS;
 	__u32 route = conn->route;
 	struct route_stats *stats = bpf_map_lookup_elem(&route_stats, &route);
+	__u32 dir = conn->direction & 1;
+	__u32 len = skb->len;
 
-	__sync_fetch_and_add(&conn->verdicts, 1);
+	__sync_fetch_and_add(&slot->verdicts, 1);
+	/*
+	 * A zero-length skb is the FIN (KERNEL-NOTES 13). Redirected, the peer's backlog "sends" 0 bytes, takes it
+	 * as a hard error (EPIPE) and clears the peer psock's TX state: from then on every skb the peer's own
+	 * verdict parks (SK_PASS) is dropped or stranded. The FIN carries no byte and user space propagates it
+	 * with shutdown() (KERNEL-NOTES 2), so drop it here.
+	 */
+	if (len == 0)
+		return SK_DROP;
+	slot->last_cpu = bpf_get_smp_processor_id();
 	if (stats)
-		stats->verdicts++;
+		stats->verdicts[dir]++;
+
+	if (slot->parked) {
+		/* Resume only once user space has written every parked byte: order is kept. */
+		if (slot->consumed != slot->passed)
+			return park(slot, stats, len);
+		slot->parked = 0;
+	} else if (slot->high_mark && slot->redirected - slot->written >= slot->high_mark) {
+		if (measure)
+			measure_written(conn, slot);
+		if (slot->redirected - slot->written >= slot->high_mark) {
+			slot->parked = 1;
+			__sync_fetch_and_add(&slot->parks, 1);
+			return park(slot, stats, len);
+		}
+	}
+
+#ifdef BPFSTEER_REDIRECT_CPU
+	if (steer && conn->cpu != BPFSTEER_NO_CPU && bpf_sk_skb_set_redirect_cpu)
+		bpf_sk_skb_set_redirect_cpu(skb, (int)conn->cpu);
+#endif
 
 	long verdict = bpf_sk_redirect_hash(skb, &redirect_map, &conn->peer_cookie, 0);
 	if (verdict == SK_PASS) {
-		__sync_fetch_and_add(&conn->redirected, skb->len);
+		__sync_fetch_and_add(&slot->redirected, len);
 		if (stats)
-			stats->bytes[conn->direction & 1] += skb->len;
+			stats->bytes[dir] += len;
 	} else if (stats) {
 		stats->redirect_failed++;
 	}
 	return verdict;
 }
+
+SEC("sk_skb/stream_verdict")
+int forward_verdict(struct __sk_buff *skb)
+{
+	return forward(skb, false, true);
+}
+
+/*
+ * Without measure_written: bpf_skc_to_tcp_sock needs CAP_PERFMON (bpf_base_func_proto), which a process with
+ * only CAP_BPF + CAP_NET_ADMIN lacks. `written` then comes from user space alone (its per-tick measurement),
+ * which is never ahead of the truth, so the verdict only parks earlier than it would: the bound still holds.
+ */
+SEC("sk_skb/stream_verdict")
+int forward_verdict_polled(struct __sk_buff *skb)
+{
+	return forward(skb, false, false);
+}
+
+#ifdef BPFSTEER_REDIRECT_CPU
+SEC("sk_skb/stream_verdict")
+int forward_verdict_cpu(struct __sk_buff *skb)
+{
+	return forward(skb, true, true);
+}
+
+SEC("sk_skb/stream_verdict")
+int forward_verdict_cpu_polled(struct __sk_buff *skb)
+{
+	return forward(skb, true, false);
+}
+#endif

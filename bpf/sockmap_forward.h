@@ -5,20 +5,52 @@
 
 #define BPFSTEER_MAX_ROUTES 256
 #define BPFSTEER_MAX_CPUS 256
+#define BPFSTEER_NO_CPU 0xffffffffu
 
-/* Per socket in the map, keyed by the socket's own cookie. */
+/*
+ * Per socket in the map, keyed by the socket's own cookie; written once by user space before the socket
+ * enters any map, deleted by user space when it leaves (close() does not delete HASH entries, KERNEL-NOTES 10).
+ */
 struct conn_state {
 	__u64 peer_cookie;   /* cookie of the socket this one's bytes are redirected to */
-	__u64 redirected;    /* bytes this socket received and redirected to its peer */
-	__u64 verdicts;      /* verdict program runs on this socket */
+	__u32 slot;          /* index of this direction's counters in `slots` */
 	__u32 route;         /* route index, for the per-route counters */
 	__u32 direction;     /* 0 = client to backend, 1 = backend to client */
+	__u32 cpu;           /* the route's CPU for the redirect-cpu kfunc, or BPFSTEER_NO_CPU */
+};
+
+/*
+ * One direction of one connection (source socket -> peer), in an mmap-able ARRAY so user space reads the
+ * counters and writes its fields with plain atomic memory operations: no syscall, and no whole-value
+ * update that would overwrite the program's concurrent increments.
+ *
+ * Bounded queue (KERNEL-NOTES 14): `redirected - written` is what sits in the peer's psock backlog, memory
+ * the kernel does not charge or bound. `written` is measured by the verdict itself from the peer's tcp_sock
+ * (bytes_acked + write_seq - snd_una, the same sum user space gets from TCP_INFO + SIOCOUTQ), minus the base
+ * at pairing and the bytes user space wrote itself (`consumed`), so the bound never waits for user space. When it reaches `high_mark` the verdict parks: it returns SK_PASS, so
+ * skbs queue on the source socket itself (charged to it; TCP flow control shrinks the window). User space
+ * waits until the peer has taken every redirected byte, reads the parked bytes, writes them to the peer and
+ * counts them in `consumed`. The verdict resumes redirecting only when consumed == passed, so no redirected
+ * byte can overtake a parked one.
+ */
+struct conn_slot {
+	__u64 redirected;    /* K: bytes redirected to the peer */
+	__u64 passed;        /* K: bytes passed to the source socket while parked */
+	__u64 verdicts;      /* K: verdict runs */
+	__u64 parks;         /* K: times parking started */
+	__u64 written;       /* K: of `redirected`, bytes the peer's send queue has taken (measured at each verdict) */
+	__u64 consumed;      /* U: of `passed`, bytes user space has read and written to the peer */
+	__u64 high_mark;     /* U: park when redirected - written >= high_mark; 0 = never park */
+	__u64 peer_base;     /* U: the peer's tcpi_bytes_acked + SIOCOUTQ at pairing */
+	__u32 parked;        /* K: 1 while parking */
+	__u32 last_cpu;      /* K: CPU of the latest verdict run */
 };
 
 /* Per route and per CPU (a PERCPU_ARRAY indexed by route). */
 struct route_stats {
-	__u64 bytes[2];      /* by direction */
-	__u64 verdicts;      /* verdict runs on this CPU */
+	__u64 bytes[2];      /* redirected, by direction */
+	__u64 verdicts[2];   /* verdict runs on this CPU, by direction */
+	__u64 passed;        /* bytes parked (either direction) */
 	__u64 redirect_failed;
 };
 

@@ -6,12 +6,12 @@ set -euo pipefail
 packages=(
   clang libbpf-dev libbpf1 bpftool        # build bpf/*.bpf.c; libbpf.so.1 is the P/Invoke target
   curl wrk nghttp2-client iperf3           # real clients used by the tests
-  redis-server postgresql                  # real servers behind TCP routes in the tests
+  redis-server redis-tools postgresql      # real servers behind TCP routes in the tests (redis-benchmark, redis-cli, psql, pgbench)
   chromium                                 # headless page test of /bpfsteer
   socat util-linux libcap2-bin iproute2    # setpriv/capsh for the capability-drop test, ip/ss
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(haproxy nginx-light libnginx-mod-stream gnuplot-nox)
+  packages+=(haproxy nginx-light libnginx-mod-stream gnuplot-nox python3)   # python3: merges results JSON
 fi
 
 missing=()

@@ -1,4 +1,79 @@
-// ProxyHost: filled in by issue 5 (the drop-in host).
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.Run();
+// ProxyHost: YARP on the BpfSteer Kestrel transport, with TCP passthrough routes forwarded in the kernel by sockmap.
+//
+//   dotnet ProxyHost.dll                      embedded demo: starts demo backends, routes to them, prints what to try
+//   dotnet ProxyHost.dll --config FILE        your routes (see appsettings.json for the shape); no demo backends
+//   dotnet ProxyHost.dll doctor [--config F]  checks kernel, capabilities, sysctls and the config; exit 1 if broken
+//
+// Everything else is the usual ASP.NET configuration: --Kestrel:Endpoints:Http:Url=..., environment variables
+// (ReverseProxy__TcpRoutes__...), etc. HTTP endpoints go in Kestrel:Endpoints: Kestrel ignores Urls once TCP routes
+// (code-defined endpoints) exist.
+using Microsoft.Extensions.Configuration.Memory;
+using ProxyHost.Demo;
+using ProxyHost.Doctor;
+using ProxyHost.Health;
+using ProxyHost.Hosting;
+using ProxyHost.Status;
+
+if (args is ["doctor", .. var doctorArgs])
+{
+    return DoctorCommand.Run(doctorArgs, Console.Out);
+}
+
+// The content root is the binary's folder, so what runs does not depend on the directory it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LoggingDefaults.Values });
+
+// Where the routes come from: --config FILE, the usual sources, or — nothing configured — the embedded demo, whose
+// backends must run before YARP reads their addresses.
+var routeSource = RouteSource.Apply(builder, args);
+await using var demo = routeSource.IsDemo ? await DemoBackends.StartAsync(CancellationToken.None) : null;
+if (demo is not null)
+{
+    builder.Configuration.AddInMemoryCollection(demo.ConfigurationOverrides());
+}
+
+// 1. Kestrel on BpfSteer: one worker thread pinned per CPU, each with its own SO_REUSEPORT listener; a classic-BPF
+//    selector hands every new connection to the worker on the CPU that received it. Without the selector (or off
+//    Linux) the transport says so in the summary and on /bpfsteer.
+builder.WebHost.UseBpfSteeredTransport();
+
+// 2. YARP as usual for HTTP routes, plus ReverseProxy:TcpRoutes: TCP passthrough routes on the same clusters, whose
+//    payload the sockmap forwarder moves in the kernel (or in user space when sockmap cannot be used, with the reason).
+builder.Services.AddReverseProxy()
+    .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+    .AddSockmapForwarder();
+
+// 3. What operators and scripts read: /healthz, /bpfsteer/status (JSON) and /bpfsteer (live page).
+builder.Services.AddHealthChecks()
+    .AddCheck<BpfHealthCheck>("bpf")
+    .AddCheck<RouteHealthCheck>("routes");
+builder.Services.AddSingleton<StatusSnapshotSource>();
+
+WebApplication app;
+try
+{
+    app = builder.Build(); // the forwarder validates every TCP route here and lists all problems at once
+}
+catch (Exception ex) when (StartupError.IsConfigurationError(ex))
+{
+    // Invalid routes are the operator's to fix: say which settings, not a stack trace.
+    StartupError.Print(ex, Console.Error);
+    return 1;
+}
+
+app.MapBpfSteerStatus();
+app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponseWriter.WriteAsync });
+app.MapReverseProxy();
+
+app.Lifetime.ApplicationStarted.Register(() => StartupSummary.Print(app, routeSource, demo, Console.Out));
+try
+{
+    await app.RunAsync();
+}
+catch (Exception ex) when (StartupError.IsConfigurationError(ex))
+{
+    StartupError.Print(ex, Console.Error); // e.g. a listen address already in use
+    return 1;
+}
+return 0;

@@ -41,14 +41,15 @@ public sealed class SockmapObjectTests : IDisposable
         var programMap = _object.Map("sock_ops_map");
         var redirectMap = _object.Map("redirect_map");
         var conns = _object.Map("conns");
+        var slots = _object.Map("slots");
         BpfProgram.Attach(_object.ProgramFd("forward_verdict"), programMap.Fd, BPF_SK_SKB_STREAM_VERDICT, "forward_verdict");
 
         using var client = LoopbackPair.Create();   // client.Client = the user, client.Accepted = proxy's pc
         using var backend = LoopbackPair.Create();  // backend.Client = proxy's pb, backend.Accepted = the backend
         var pc = NativeSocket.GetCookie(client.Accepted.SafeHandle);
         var pb = NativeSocket.GetCookie(backend.Client.SafeHandle);
-        conns.Update(pc, new ConnState { PeerCookie = pb, Route = 3, Direction = 0 });
-        conns.Update(pb, new ConnState { PeerCookie = pc, Route = 3, Direction = 1 });
+        conns.Update(pc, new ConnState { PeerCookie = pb, Slot = 0, Route = 3, Direction = 0, Cpu = uint.MaxValue });
+        conns.Update(pb, new ConnState { PeerCookie = pc, Slot = 1, Route = 3, Direction = 1, Cpu = uint.MaxValue });
         // Two-map order (KERNEL-NOTES 11): redirect targets first, then the program map.
         redirectMap.TryInsertSocket(pc, client.Accepted.SafeHandle).ThrowOnError("redirect pc");
         redirectMap.TryInsertSocket(pb, backend.Client.SafeHandle).ThrowOnError("redirect pb");
@@ -63,8 +64,8 @@ public sealed class SockmapObjectTests : IDisposable
         backend.Accepted.Send("pong"u8.ToArray());
         Assert.Equal("pong"u8.ToArray(), ReceiveExactly(client.Client, 4));
 
-        Assert.True(conns.TryLookup(pc, out ConnState state));
-        Assert.Equal((ulong)payload.Length, state.Redirected);
+        Assert.True(slots.TryLookup(0u, out ConnSlot slot));
+        Assert.Equal((ulong)payload.Length, slot.Redirected);
         var perCpu = RouteBytes(3);
         Assert.Equal(payload.Length, perCpu.ClientToBackend);
         Assert.Equal(4, perCpu.BackendToClient);
@@ -118,13 +119,20 @@ public sealed class SockmapObjectTests : IDisposable
     [StructLayout(LayoutKind.Sequential)]
     private struct ConnState
     {
-        public ulong PeerCookie, Redirected, Verdicts;
-        public uint Route, Direction;
+        public ulong PeerCookie;
+        public uint Slot, Route, Direction, Cpu;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct ConnSlot
+    {
+        public ulong Redirected, Passed, Verdicts, Parks, Written, Consumed, HighMark, PeerBase;
+        public uint Parked, LastCpu;
     }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct RouteStats
     {
-        public ulong Bytes0, Bytes1, Verdicts, RedirectFailed;
+        public ulong Bytes0, Bytes1, Verdicts0, Verdicts1, Passed, RedirectFailed;
     }
 }

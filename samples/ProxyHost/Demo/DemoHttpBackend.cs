@@ -1,0 +1,51 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace ProxyHost.Demo;
+
+/// <summary>
+/// The demo HTTP backend: a separate minimal ASP.NET app on Kestrel's ordinary Sockets transport, so the proxy in
+/// front of it is measured against a plain backend, not against itself.
+/// </summary>
+internal sealed class DemoHttpBackend : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private DemoHttpBackend(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The backend's base address, e.g. http://127.0.0.1:40123/.</summary>
+    public Uri Address { get; }
+
+    public static async Task<DemoHttpBackend> StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ProxyHost.DemoHttpBackend" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+
+        var app = builder.Build();
+        app.MapGet("/", (HttpContext ctx) =>
+            $"Hello from the ProxyHost demo HTTP backend. You reached it through {ctx.Request.Headers["X-Forwarded-Host"]} " +
+            $"(the YARP route 'demo-http').\n");
+        app.MapGet("/bytes/{count:int}", (int count) => Results.Bytes(new byte[Math.Clamp(count, 0, 64 * 1024 * 1024)], "application/octet-stream"));
+        app.MapPost("/echo", async (HttpRequest request, HttpResponse response) =>
+        {
+            response.ContentType = request.ContentType ?? "application/octet-stream";
+            await request.Body.CopyToAsync(response.Body);
+        });
+
+        await app.StartAsync(cancellationToken);
+        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new DemoHttpBackend(app, new Uri(bound.EndsWith('/') ? bound : bound + "/"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,31 @@
+using BpfSteer;
+
+namespace ProxyHost.Status;
+
+/// <summary>
+/// The document served at <c>GET /bpfsteer/status</c>. Field names and meanings are a contract read by scripts
+/// (documented in README.md, "Status contract"); add fields, never rename or remove them.
+/// </summary>
+internal sealed record StatusSnapshot(
+    DateTimeOffset Timestamp,
+    StatusSnapshot.TransportDto? Transport,
+    IReadOnlyList<StatusSnapshot.RouteDto> Routes,
+    IReadOnlyList<KernelFeature> Kernel,
+    StatusSnapshot.ForwarderDto? Forwarder)
+{
+    /// <summary>Version of the contract; bumped only for a breaking change (which the README forbids).</summary>
+    public const int ContractVersion = 1;
+
+    /// <summary>The BpfSteer transport; null when Kestrel runs on another transport.</summary>
+    internal sealed record TransportDto(string Selector, string SelectorDetail, IReadOnlyList<string> Endpoints, IReadOnlyList<WorkerDto> Workers);
+
+    internal sealed record WorkerDto(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections);
+
+    /// <summary>A TCP passthrough route. <c>Mode</c> is "Sockmap" or "UserSpace"; <c>Cpu</c> is the requested CPU or null.</summary>
+    internal sealed record RouteDto(
+        string Id, string Listen, string Mode, string ModeReason, int? Cpu, long ActiveConnections, long TotalConnections,
+        long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu);
+
+    /// <summary>The sockmap forwarder as a whole; null when AddSockmapForwarder() was not called.</summary>
+    internal sealed record ForwarderDto(bool SockmapUsable, string SockmapDetail);
+}

@@ -1,0 +1,77 @@
+using BpfSteer;
+using Yarp.SockmapForwarder.DataPath.Sockmap;
+
+namespace Yarp.SockmapForwarder.DataPath;
+
+internal sealed partial class DataPathForwarder
+{
+    /// <summary>A route's counters: BPF per-route map (in-kernel bytes, verdict runs per CPU) plus user-space bytes.</summary>
+    public DataPathRouteStats GetRouteStats(int routeIndex)
+    {
+        var (userC2B, userB2C) = _counters.Bytes(routeIndex);
+        var (sockmapConnections, userConnections) = _counters.Connections(routeIndex);
+        long kC2B = 0, kB2C = 0, parked = 0;
+        long[] v0 = [], v1 = [];
+        if (_sockmap.IsValueCreated && _sockmap.Value.Engine is { } engine && (uint)routeIndex < RouteCounters.MaxRoutes)
+        {
+            (kC2B, kB2C, v0, v1, parked) = engine.ReadRoute(routeIndex);
+        }
+        var both = new long[Math.Max(v0.Length, v1.Length)];
+        for (var i = 0; i < both.Length; i++)
+        {
+            both[i] = (i < v0.Length ? v0[i] : 0) + (i < v1.Length ? v1[i] : 0);
+        }
+        var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : new ForwardingPath("", "no connection yet");
+        return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections, last.Path, last.Reason);
+    }
+
+    /// <summary>Runs the Auto placement rule for a route now instead of at its next one-second look (tests, status).</summary>
+    public void EvaluatePlacement(int routeIndex)
+    {
+        if (Engine is { } engine)
+        {
+            _placement.GetOrAdd(routeIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold)).EvaluateNow(Environment.TickCount64);
+        }
+    }
+
+    /// <summary>Probe, load, attach, self-test: the sockmap path exists only when all of them pass.</summary>
+    private (SockmapEngine? Engine, string Detail) StartSockmap()
+    {
+        var features = _options.Features ?? KernelFeatures.Current;
+        foreach (var required in new[] { features.Sockmap, features.CapBpf, features.CapNetAdmin })
+        {
+            if (!required.Available)
+            {
+                DataPathLog.SockmapUnusable(_logger, required.Detail);
+                return (null, $"{required.Name}: {required.Detail}");
+            }
+        }
+        SockmapEngine engine;
+        try
+        {
+            engine = SockmapEngine.Create(_logger, _options.SockmapCapacity, features.RedirectCpuKfunc.Available);
+        }
+        catch (Exception ex)
+        {
+            DataPathLog.SockmapUnusable(_logger, ex.Message);
+            return (null, "loading bpf/sockmap_forward.bpf.c failed: " + ex.Message);
+        }
+        var selfTest = "skipped";
+        if (_options.RunSelfTest)
+        {
+            var failure = SockmapSelfTest.Run(engine);
+            if (failure is not null)
+            {
+                engine.Dispose();
+                DataPathLog.SockmapUnusable(_logger, "self-test failed: " + failure);
+                return (null, "the start-up self-test of the sockmap semantics failed: " + failure);
+            }
+            selfTest = "passed";
+        }
+        DataPathLog.SockmapReady(_logger, engine.ProgramName, engine.Capacity, selfTest);
+        var steering = features.RedirectCpuKfunc.Available
+            ? "route CPUs requested through bpf_sk_skb_set_redirect_cpu"
+            : "no redirect-CPU kfunc: the verdict runs where each direction's packets are received (see VerdictRunsPerCpu)";
+        return (engine, $"sockmap ready: {engine.ProgramName}, capacity {engine.Capacity} connections, self-test {selfTest}; {steering}");
+    }
+}

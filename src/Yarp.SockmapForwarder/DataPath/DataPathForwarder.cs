@@ -1,0 +1,230 @@
+using System.Collections.Concurrent;
+using BpfSteer;
+using Microsoft.Extensions.Logging;
+using Yarp.SockmapForwarder.DataPath.Sockmap;
+using Yarp.SockmapForwarder.DataPath.UserSpace;
+
+namespace Yarp.SockmapForwarder.DataPath;
+
+/// <summary>
+/// The data path: picks sockmap or user space per connection (<see cref="Choose"/>), then forwards until both
+/// directions are done. Register as a singleton; it owns one BPF object, one sockmap epoll thread and one splice
+/// thread per route CPU, released by <see cref="Dispose"/>.
+/// </summary>
+internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisposable
+{
+    private readonly ILogger _logger;
+    private readonly DataPathForwarderOptions _options;
+    private readonly Lazy<(SockmapEngine? Engine, string Detail)> _sockmap;
+    private readonly ConcurrentDictionary<int, SpliceLoop> _spliceLoops = new();
+    private readonly ConcurrentDictionary<int, PlacementMonitor> _placement = new();
+    private readonly ConcurrentDictionary<(string Route, string Path, string Reason), bool> _logged = new();
+    private readonly ConcurrentDictionary<int, ForwardingPath> _lastPath = new();
+    private readonly RouteCounters _counters = new();
+    private readonly object _spliceGate = new();
+    private bool _disposed;
+
+    public DataPathForwarder(ILoggerFactory loggerFactory, DataPathForwarderOptions? options = null)
+    {
+        _logger = loggerFactory.CreateLogger("Yarp.SockmapForwarder.DataPath");
+        _options = options ?? new DataPathForwarderOptions();
+        if (_options.SockmapCapacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"SockmapCapacity must be positive; '{_options.SockmapCapacity}' was set.");
+        }
+        _sockmap = new Lazy<(SockmapEngine?, string)>(StartSockmap, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>Whether the sockmap path works in this process (probe, load and self-test); probes on first use.</summary>
+    public bool SockmapUsable => _sockmap.Value.Engine is not null;
+
+    /// <summary>Why <see cref="SockmapUsable"/> is what it is.</summary>
+    public string SockmapDetail => _sockmap.Value.Detail;
+
+    /// <summary>Connections on the sockmap path right now.</summary>
+    public int ActiveSockmapConnections => _sockmap.IsValueCreated ? _sockmap.Value.Engine?.ActiveConnections ?? 0 : 0;
+
+    internal SockmapEngine? Engine => _sockmap.Value.Engine;
+
+    /// <summary>Decides the path for one connection; the same rule <see cref="ForwardAsync"/> applies.</summary>
+    public ForwardingPath Choose(ForwardingRequest request)
+    {
+        var options = request.Options;
+        if (options.Mode == TcpForwarderMode.UserSpace)
+        {
+            return new(ForwardingPath.UserSpace, "the route's mode is UserSpace");
+        }
+        if (request.ClientSocket is null)
+        {
+            return new(ForwardingPath.UserSpace, "no socket hand-off: the client connection is Kestrel pipes (another transport)");
+        }
+        var (engine, detail) = _sockmap.Value;
+        if (engine is null)
+        {
+            return new(ForwardingPath.UserSpace, "sockmap is not usable: " + detail);
+        }
+        if (options.Mode == TcpForwarderMode.Auto)
+        {
+            if (!_options.AutoAllowsSockmap)
+            {
+                return new(ForwardingPath.UserSpace, "Auto mode: sockmap's queue bound (verdict parking) is not proven lossless on this kernel (KERNEL-NOTES 14); set Mode=Sockmap to use it");
+            }
+            if (options.MaxQueuedBytes <= 0)
+            {
+                return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
+            }
+            var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
+            if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
+            {
+                return new(ForwardingPath.UserSpace, reason);
+            }
+        }
+        return new(ForwardingPath.Sockmap, options.Mode == TcpForwarderMode.Sockmap
+            ? "the route's mode is Sockmap"
+            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {options.MaxQueuedBytes} bytes");
+    }
+
+    public async Task<ForwardingResult> ForwardAsync(ForwardingRequest request, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if ((uint)request.RouteIndex >= RouteCounters.MaxRoutes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), $"RouteIndex must be 0..{RouteCounters.MaxRoutes - 1}; '{request.RouteIndex}' was set on the route '{request.RouteId}'.");
+        }
+        var path = Choose(request);
+        ForwardingResult result;
+        if (path.IsSockmap)
+        {
+            result = await ForwardSockmapAsync(request, _sockmap.Value.Engine!, path, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            Record(request, path);
+            result = await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
+        }
+        _counters.AddConnection(request.RouteIndex, result.Path == ForwardingPath.Sockmap);
+        DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient);
+        return result;
+    }
+
+    private async Task<ForwardingResult> ForwardSockmapAsync(ForwardingRequest request, SockmapEngine engine, ForwardingPath path, CancellationToken cancellationToken)
+    {
+        if (!engine.TryAllocate(out var index))
+        {
+            var full = new ForwardingPath(ForwardingPath.UserSpace, $"the sockmap is full ({engine.Capacity} connections)");
+            Record(request, full);
+            return await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
+        }
+        SocketIo.Adopt(request.ClientSocket!);
+        SocketIo.Adopt(request.Backend);
+        if (request.Options.MaxQueuedBytes <= 0)
+        {
+            LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
+        }
+        var connection = new SockmapConnection(engine, index, request);
+        var outcome = connection.TryPair(out var detail);
+        if (outcome != PairOutcome.Paired)
+        {
+            engine.Release(index);
+            if (outcome == PairOutcome.Failed)
+            {
+                Record(request, path);
+                return await connection.Completion.ConfigureAwait(false);
+            }
+            // Early data is already written; the user-space path continues from here (nothing was read partially).
+            var fallback = new ForwardingPath(ForwardingPath.UserSpace, "sockmap pairing fell back: " + detail);
+            Record(request, fallback);
+            DataPathLog.FellBack(_logger, request.RouteId, detail);
+            var early = connection.EarlyBytes;
+            var plain = new ForwardingRequest
+            {
+                RouteId = request.RouteId, RouteIndex = request.RouteIndex, ClientSocket = request.ClientSocket,
+                Backend = request.Backend, Options = request.Options,
+            };
+            return await ForwardUserSpaceAsync(plain, early, 0, cancellationToken).ConfigureAwait(false);
+        }
+        Record(request, path);
+        engine.Start(connection);
+        using var registration = cancellationToken.Register(() => engine.Abort(connection));
+        var result = await connection.Completion.ConfigureAwait(false);
+        _counters.AddBytes(request.RouteIndex, connection.UserBytes.ClientToBackend, connection.UserBytes.BackendToClient);
+        return result;
+    }
+
+    private async Task<ForwardingResult> ForwardUserSpaceAsync(ForwardingRequest request, (long C2B, long B2C) early, int bufferedCounted, CancellationToken cancellationToken)
+    {
+        var route = request.RouteIndex;
+        void OnBytes(long c2b, long b2c) => _counters.AddBytes(route, c2b, b2c);
+        if (request.ClientSocket is null)
+        {
+            return await PipeForwarder.ForwardAsync(request, OnBytes, cancellationToken).ConfigureAwait(false);
+        }
+        SocketIo.Adopt(request.ClientSocket);
+        SocketIo.Adopt(request.Backend);
+        var prefix = Concat(request.BackendPreamble, request.ClientBufferedData);
+        _counters.AddBytes(route, early.C2B + bufferedCounted, early.B2C);
+        var connection = new SpliceConnection(request.ClientSocket, request.Backend, prefix, (early.C2B + bufferedCounted, early.B2C),
+            request.Options.IdleTimeout, OnBytes);
+        var loop = SpliceLoopFor(request.Options.Cpu);
+        loop.Start(connection);
+        using var registration = cancellationToken.Register(() => loop.Abort(connection));
+        return await connection.Completion.ConfigureAwait(false);
+    }
+
+    private static ReadOnlyMemory<byte> Concat(ReadOnlyMemory<byte> a, ReadOnlyMemory<byte> b)
+    {
+        if (a.IsEmpty || b.IsEmpty)
+        {
+            return a.IsEmpty ? b : a;
+        }
+        var joined = new byte[a.Length + b.Length];
+        a.CopyTo(joined);
+        b.CopyTo(joined.AsMemory(a.Length));
+        return joined;
+    }
+
+    private SpliceLoop SpliceLoopFor(int? cpu)
+    {
+        // One loop per route CPU (pinned there); connections without a CPU share loop -1 (unpinned).
+        var key = cpu ?? -1;
+        if (_spliceLoops.TryGetValue(key, out var loop))
+        {
+            return loop;
+        }
+        lock (_spliceGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _spliceLoops.GetOrAdd(key, k => new SpliceLoop(k < 0 ? null : k, _logger));
+        }
+    }
+
+    private void Record(ForwardingRequest request, ForwardingPath path)
+    {
+        _lastPath[request.RouteIndex] = path;
+        LogOnce(request.RouteId, path.Path, path.Reason, () => DataPathLog.PathChosen(_logger, request.RouteId, path.Path, path.Reason));
+    }
+
+    private void LogOnce(string route, string path, string reason, Action log)
+    {
+        if (_logged.TryAdd((route, path, reason), true))
+        {
+            log();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_spliceGate)
+        {
+            _disposed = true;
+        }
+        foreach (var loop in _spliceLoops.Values)
+        {
+            loop.Dispose();
+        }
+        if (_sockmap.IsValueCreated)
+        {
+            _sockmap.Value.Engine?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using BpfSteer;
+
+namespace Yarp.SockmapForwarder.DataPath;
+
+/// <summary>Process-wide settings of <see cref="DataPathForwarder"/> (per-route settings are in <see cref="DataPathOptions"/>).</summary>
+internal sealed class DataPathForwarderOptions
+{
+    /// <summary>How many connections the sockmap path holds at once; beyond it connections use user space.</summary>
+    /// <remarks>Defaults to 16384 (two map entries each).</remarks>
+    public int SockmapCapacity { get; set; } = 16384;
+
+    /// <summary>Whether a start-up self-test of the sockmap semantics (early data, half-close, parking) gates the sockmap path.</summary>
+    /// <remarks>Defaults to <c>true</c>.</remarks>
+    public bool RunSelfTest { get; set; } = true;
+
+    /// <summary>The kernel feature report to decide with; null means <see cref="KernelFeatures.Current"/>.</summary>
+    /// <remarks>Defaults to <c>null</c>.</remarks>
+    public KernelFeatureReport? Features { get; set; }
+
+    /// <summary>
+    /// Whether Auto routes may use the sockmap path, whose queue bound relies on the verdict parking bytes on the
+    /// source socket (KERNEL-NOTES 14). The bound holds (a 10 s stalled backend: at most 3.8 MiB queued, every byte
+    /// delivered), but losslessness under sustained parking is not proven on this kernel: in a stress run of
+    /// 64 MiB each way at once, 1 run in 128 delivered one 65,483-byte skb twice (cause not found). So Auto routes
+    /// use the user-space path unless this is set; Mode=Sockmap routes always use sockmap.
+    /// </summary>
+    /// <remarks>Defaults to <c>false</c>.</remarks>
+    public bool AutoAllowsSockmap { get; set; }
+
+    /// <summary>How long an Auto route stays on user space after the placement rule saw both directions' verdicts on one CPU.</summary>
+    /// <remarks>Defaults to 10 seconds.</remarks>
+    public TimeSpan PlacementHold { get; set; } = TimeSpan.FromSeconds(10);
+}

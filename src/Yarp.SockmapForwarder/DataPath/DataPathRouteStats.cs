@@ -1,0 +1,17 @@
+namespace Yarp.SockmapForwarder.DataPath;
+
+/// <summary>A route's data-path counters: in-kernel (BPF maps) plus user space, summed.</summary>
+/// <param name="BytesClientToBackend">Bytes forwarded to the backend (both paths, early and parked bytes included).</param>
+/// <param name="BytesBackendToClient">Bytes forwarded to the client.</param>
+/// <param name="VerdictRunsPerCpu">Verdict program runs for this route per CPU (both directions).</param>
+/// <param name="VerdictRunsPerCpuClientToBackend">Verdict runs per CPU for the client→backend direction.</param>
+/// <param name="VerdictRunsPerCpuBackendToClient">Verdict runs per CPU for the backend→client direction.</param>
+/// <param name="ParkedBytes">Bytes the verdict parked on the source socket (queue bound reached) and user space forwarded.</param>
+/// <param name="SockmapConnections">Finished connections that ran on the sockmap path.</param>
+/// <param name="UserSpaceConnections">Finished connections that ran on the user-space path.</param>
+/// <param name="Path">The path the latest connection of the route was given.</param>
+/// <param name="PathReason">Why.</param>
+internal sealed record DataPathRouteStats(
+    long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu,
+    IReadOnlyList<long> VerdictRunsPerCpuClientToBackend, IReadOnlyList<long> VerdictRunsPerCpuBackendToClient,
+    long ParkedBytes, long SockmapConnections, long UserSpaceConnections, string Path, string PathReason);

@@ -1,0 +1,23 @@
+using System.Runtime.InteropServices;
+
+namespace Yarp.SockmapForwarder.DataPath.Sockmap;
+
+/// <summary>
+/// Mirror of <c>struct conn_slot</c> in bpf/sockmap_forward.h: one direction of one connection, in the mmap-ed
+/// <c>slots</c> array. Fields marked K are written by the verdict program, U by user space; both sides use atomic
+/// or volatile accesses only.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct ConnSlot
+{
+    public ulong Redirected;   // K
+    public ulong Passed;       // K
+    public ulong Verdicts;     // K
+    public ulong Parks;        // K
+    public ulong Written;      // K (measured by the verdict; user space also publishes its own measurement)
+    public ulong Consumed;     // U
+    public ulong HighMark;     // U
+    public ulong PeerBase;     // U
+    public uint Parked;        // K
+    public uint LastCpu;       // K
+}

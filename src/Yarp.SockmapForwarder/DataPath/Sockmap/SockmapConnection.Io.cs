@@ -1,0 +1,152 @@
+using System.Buffers;
+using BpfSteer.Interop;
+using static BpfSteer.Interop.Libc;
+
+namespace Yarp.SockmapForwarder.DataPath.Sockmap;
+
+internal sealed unsafe partial class SockmapConnection
+{
+    /// <summary>
+    /// Reads what the kernel left on the source socket: parked bytes (the verdict returned SK_PASS), end of
+    /// stream, or a reset. Parked bytes are written to the destination only behind the barrier: every redirected
+    /// byte must already be in the destination's send queue, or they would overtake it.
+    /// </summary>
+    private void ReadSource(int d)
+    {
+        var dir = _dirs[d];
+        for (var round = 0; round < 64 && !dir.SourceEof && !IsFinished; round++)
+        {
+            if (dir.PendingCount > 0 && !FlushPending(d))
+            {
+                return;
+            }
+            dir.Pending ??= ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
+            var r = NativeSocket.TryReceive(_sockets[d].SafeHandle, dir.Pending.AsSpan(0, SocketIo.ChunkSize), MSG_DONTWAIT);
+            if (!r.IsSuccess)
+            {
+                if (r.Errno == Errno.EAGAIN)
+                {
+                    return;
+                }
+                if (r.Errno == Errno.EPIPE)
+                {
+                    continue; // one-shot sk_err left by a FIN through the backlog (KERNEL-NOTES 13)
+                }
+                ResetFrom(d);
+                return;
+            }
+            if (r.Value == 0)
+            {
+                // recv took the socket lock: every byte of the source has been through the verdict (KERNEL-NOTES 3).
+                // But parked skbs can still wait in the psock queue behind bytes redirected *to* this socket: recv
+                // reports end of stream before they reach it. It is the end only once every parked byte was read.
+                if (Volatile.Read(ref Slot(d)->Passed) != Volatile.Read(ref Slot(d)->Consumed))
+                {
+                    dir.RdHup = true;
+                    return;
+                }
+                dir.SourceEof = true;
+                _lastActivity = Environment.TickCount64;
+                return;
+            }
+            dir.PendingOffset = 0;
+            dir.PendingCount = (int)r.Value;
+            _lastActivity = Environment.TickCount64;
+        }
+    }
+
+    /// <summary>Writes pending source bytes to the destination behind the barrier; true when nothing is left.</summary>
+    private bool FlushPending(int d)
+    {
+        var dir = _dirs[d];
+        if (!MeasureBarrier(d))
+        {
+            return false;
+        }
+        while (dir.PendingCount > 0)
+        {
+            var r = NativeSocket.TrySend(_sockets[1 - d].SafeHandle, dir.Pending.AsSpan(dir.PendingOffset, dir.PendingCount), MSG_DONTWAIT);
+            if (!r.IsSuccess)
+            {
+                if (r.Errno != Errno.EAGAIN)
+                {
+                    ResetFrom(1 - d);
+                }
+                return false;
+            }
+            dir.PendingOffset += (int)r.Value;
+            dir.PendingCount -= (int)r.Value;
+            dir.UserWritten += r.Value;
+            // The verdict resumes redirecting when consumed == passed: publish only bytes already written.
+            Interlocked.Add(ref Slot(d)->Consumed, (ulong)r.Value);
+        }
+        return true;
+    }
+
+    /// <summary>Bytes user space moved itself (early data, parked bytes), per direction.</summary>
+    public (long ClientToBackend, long BackendToClient) UserBytes => (_dirs[0].Early + _dirs[0].UserWritten, _dirs[1].Early + _dirs[1].UserWritten);
+
+    /// <summary>Times the verdict parked either direction (the queue bound was reached), read at finish.</summary>
+    public long Parks { get; private set; }
+
+    /// <summary>Side <paramref name="side"/> was reset: reset the other side too (RST propagated as RST).</summary>
+    private void ResetFrom(int side)
+        => Finish(side == 0 ? "client-reset" : "backend-reset", resetBoth: true);
+
+    /// <summary>Both sockets leave the maps, their conns entries are deleted (KERNEL-NOTES 10), both are closed.</summary>
+    public void Finish(string reason, bool resetBoth)
+    {
+        if (IsFinished)
+        {
+            return;
+        }
+        IsFinished = true;
+        LeaveMaps();
+        var slot0 = Slot(0);
+        var slot1 = Slot(1);
+        Parks = (long)(Volatile.Read(ref slot0->Parks) + Volatile.Read(ref slot1->Parks));
+        var c2b = _dirs[0].Early + (long)Volatile.Read(ref slot0->Redirected) + _dirs[0].UserWritten;
+        var b2c = _dirs[1].Early + (long)Volatile.Read(ref slot1->Redirected) + _dirs[1].UserWritten;
+        for (var side = 0; side < 2; side++)
+        {
+            _engine.Unwatch(_sockets[side].SafeHandle);
+            if (resetBoth)
+            {
+                SocketIo.Reset(_sockets[side]);
+            }
+            else
+            {
+                _sockets[side].Dispose();
+            }
+            if (_dirs[side].Pending is { } buffer)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                _dirs[side].Pending = null;
+            }
+        }
+        if (_started)
+        {
+            // The index is free again before anyone sees the result (a caller may open the next connection at once).
+            _engine.Release(Index);
+        }
+        _done.TrySetResult(new ForwardingResult("Sockmap", c2b, b2c, reason));
+    }
+
+    private void LeaveMaps()
+    {
+        if (!_inMaps)
+        {
+            return;
+        }
+        _inMaps = false;
+        for (var side = 0; side < 2; side++)
+        {
+            _engine.ProgramMap.TryDelete(_cookies[side]);
+        }
+        for (var side = 0; side < 2; side++)
+        {
+            _engine.RedirectMap.TryDelete(_cookies[side]);
+            _engine.Conns.TryDelete(_cookies[side]);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using System.Buffers;
+using BpfSteer.Interop;
+using static BpfSteer.Interop.Libc;
+
+namespace Yarp.SockmapForwarder.DataPath.Sockmap;
+
+/// <summary>The outcome of <see cref="SockmapConnection.TryPair"/>.</summary>
+internal enum PairOutcome
+{
+    /// <summary>Both sockets are in the maps; call <see cref="SockmapEngine.Start"/>.</summary>
+    Paired,
+
+    /// <summary>The sockets are plain and intact (nothing partially read): continue on the user-space path.</summary>
+    FallBack,
+
+    /// <summary>A side failed during set-up; the connection is finished (see <see cref="SockmapConnection.Completion"/>).</summary>
+    Failed,
+}
+
+internal sealed unsafe partial class SockmapConnection
+{
+    private const int SetupTimeoutMs = 5000;
+
+    /// <summary>Bytes user space moved before pairing, per direction (for a fallback's result).</summary>
+    public (long ClientToBackend, long BackendToClient) EarlyBytes => (_dirs[0].Early, _dirs[1].Early);
+
+    /// <summary>
+    /// Early data both ways, then the two-map insertion (KERNEL-NOTES 6, 7, 11, 12). KERNEL-NOTES 7 allows two
+    /// orders: drain each receive queue to EAGAIN before insertion, or read nothing. Draining chases a client that
+    /// keeps sending (measured: 126 of 200 concurrent uploads reached end of stream while still being drained,
+    /// which forces the user-space path), so nothing is read: the preamble and the buffered client bytes are
+    /// written to the backend first (send() returning means they are in its send queue, ahead of anything the
+    /// verdict will redirect), both sockets enter the program-less redirect map, then the program map, and one
+    /// recv(MSG_DONTWAIT) on each runs the verdict over whatever queued up before (KERNEL-NOTES 6).
+    /// </summary>
+    public PairOutcome TryPair(out string detail)
+    {
+        var deadline = Environment.TickCount64 + SetupTimeoutMs;
+        var err = SocketIo.WriteAll(_sockets[1], _request.BackendPreamble.Span, deadline);
+        if (err == 0)
+        {
+            err = SocketIo.WriteAll(_sockets[1], _request.ClientBufferedData.Span, deadline);
+            _dirs[0].Early += _request.ClientBufferedData.Length;
+        }
+        if (err != 0)
+        {
+            detail = $"set-up failed: {PosixResult.FromErrno(err)}";
+            Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? "reset-during-setup" : "setup-failed", resetBoth: true);
+            return PairOutcome.Failed;
+        }
+        return Insert(out detail);
+    }
+
+    private PairOutcome Insert(out string detail)
+    {
+        var request = _request;
+        var cpu = request.Options.Cpu is int c ? (uint)c : ConnState.NoCpu;
+        // Half the bound for the psock backlog, half for parked bytes on the source socket, each less the one skb
+        // (up to 64 KiB on loopback, plus TCP's allowance over rcvbuf) that can land after the check.
+        var half = request.Options.MaxQueuedBytes / 2;
+        var highMark = request.Options.MaxQueuedBytes > 0 ? (ulong)Math.Max(half - (128 << 10), half / 2) : 0;
+        for (var side = 0; side < 2; side++)
+        {
+            _cookies[side] = NativeSocket.GetCookie(_sockets[side].SafeHandle);
+            *Slot(side) = new ConnSlot { HighMark = highMark };
+            if (highMark != 0)
+            {
+                // Parked bytes wait in the source's receive path: cap it (the kernel doubles the value).
+                // Never below 128 KiB: a receive window under one loopback segment (64 KiB) stalls the sender.
+                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, SO_RCVBUF, (int)Math.Clamp(highMark / 2, 128 << 10, int.MaxValue));
+            }
+        }
+        _dirs[0].Base = SocketIo.QueuedTotal(_sockets[1]);
+        _dirs[1].Base = SocketIo.QueuedTotal(_sockets[0]);
+        Slot(0)->PeerBase = (ulong)_dirs[0].Base;
+        Slot(1)->PeerBase = (ulong)_dirs[1].Base;
+        for (var side = 0; side < 2; side++)
+        {
+            var state = new ConnState
+            {
+                PeerCookie = _cookies[1 - side], Slot = (uint)(Index * 2 + side), Route = (uint)request.RouteIndex,
+                Direction = (uint)side, Cpu = cpu,
+            };
+            var r = _engine.Conns.TryUpdate(_cookies[side], state);
+            if (!r.IsSuccess)
+            {
+                DeleteEntries();
+                detail = $"conns map update failed: {r} (map full?)";
+                return PairOutcome.FallBack;
+            }
+        }
+        // KERNEL-NOTES 11: both into the program-less target map first, then the program map.
+        for (var side = 0; side < 2; side++)
+        {
+            var r = _engine.RedirectMap.TryInsertSocket(_cookies[side], _sockets[side].SafeHandle);
+            if (!r.IsSuccess)
+            {
+                DeleteEntries();
+                detail = $"redirect map insert failed: {r}" + (r.Errno == Errno.EOPNOTSUPP ? " (socket no longer ESTABLISHED)" : "");
+                return PairOutcome.FallBack;
+            }
+        }
+        var first = _engine.ProgramMap.TryInsertSocket(_cookies[0], _sockets[0].SafeHandle);
+        if (!first.IsSuccess)
+        {
+            DeleteEntries();
+            detail = $"program map insert failed: {first}" + (first.Errno == Errno.EOPNOTSUPP ? " (socket no longer ESTABLISHED)" : "");
+            return PairOutcome.FallBack;
+        }
+        _inMaps = true;
+        var second = _engine.ProgramMap.TryInsertSocket(_cookies[1], _sockets[1].SafeHandle);
+        if (!second.IsSuccess)
+        {
+            return Unpair(second, out detail);
+        }
+        Trigger(0);
+        Trigger(1);
+        detail = "paired";
+        return PairOutcome.Paired;
+    }
+
+    /// <summary>KERNEL-NOTES 6: one recv(MSG_DONTWAIT) runs the verdict over bytes queued before insertion.</summary>
+    private void Trigger(int side)
+    {
+        var dir = _dirs[side];
+        dir.Pending = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
+        var r = NativeSocket.TryReceive(_sockets[side].SafeHandle, dir.Pending.AsSpan(0, SocketIo.ChunkSize), MSG_DONTWAIT);
+        if (r.IsSuccess && r.Value > 0)
+        {
+            // Not expected (the verdict consumes the queue); kept in order behind the barrier like parked bytes.
+            dir.PendingCount = (int)r.Value;
+        }
+        else if (r.IsSuccess)
+        {
+            dir.SourceEof = true;
+        }
+        else if (r.Errno != Errno.EAGAIN && r.Errno != Errno.EPIPE)
+        {
+            dir.RdHup = true; // the epoll thread reads it again and sees the reset
+        }
+    }
+
+    /// <summary>
+    /// The client socket already redirects (its program insert worked) but the backend's failed: stop its verdict,
+    /// wait until the backend has taken every redirected byte, take back any parked byte, then leave the maps.
+    /// </summary>
+    private PairOutcome Unpair(PosixResult failure, out string detail)
+    {
+        _engine.ProgramMap.TryDelete(_cookies[0]);
+        var deadline = Environment.TickCount64 + 2000;
+        while (!MeasureBarrier(0) && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(1);
+        }
+        var synced = MeasureBarrier(0);
+        _dirs[0].Early += (long)Volatile.Read(ref Slot(0)->Redirected);
+        var buffer = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
+        var err = synced ? SocketIo.Drain(_sockets[0], _sockets[1], buffer, deadline + 3000, ref _dirs[0].Early, out _) : Errno.ETIMEDOUT;
+        ArrayPool<byte>.Shared.Return(buffer);
+        DeleteEntries();
+        _inMaps = false;
+        if (err != 0)
+        {
+            detail = $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}";
+            Finish("setup-failed", resetBoth: true);
+            return PairOutcome.Failed;
+        }
+        detail = $"backend program map insert failed: {failure}";
+        return PairOutcome.FallBack;
+    }
+
+    private void DeleteEntries()
+    {
+        for (var side = 0; side < 2; side++)
+        {
+            _engine.ProgramMap.TryDelete(_cookies[side]);
+            _engine.RedirectMap.TryDelete(_cookies[side]);
+            _engine.Conns.TryDelete(_cookies[side]);
+        }
+    }
+}

@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using BpfSteer.Interop;
+using Microsoft.Extensions.Logging;
+using static BpfSteer.Interop.Libbpf;
+using static BpfSteer.Interop.Libc;
+
+namespace Yarp.SockmapForwarder.DataPath.Sockmap;
+
+/// <summary>
+/// The in-kernel path: one loaded BPF object (bpf/sockmap_forward.bpf.c), its maps, and ONE epoll thread that
+/// watches every sockmap connection for RDHUP/HUP/ERR only (KERNEL-NOTES 9) and runs the per-connection ticks
+/// (half-close barrier, parked bytes, idle timeout). Sockets enter the maps in <see cref="SockmapConnection.TryPair"/>
+/// and leave them in <see cref="SockmapConnection.Finish"/>.
+/// </summary>
+internal sealed unsafe class SockmapEngine : IDisposable
+{
+    /// <summary>The object without the kfunc: forward_verdict and forward_verdict_polled.</summary>
+    public const string ObjectName = "sockmap_forward.bpf";
+
+    /// <summary>
+    /// The same source built with -DBPFSTEER_REDIRECT_CPU: adds forward_verdict_cpu(_polled) and the kfunc extern. Opened only
+    /// where the kfunc exists, because libbpf resolves a kfunc extern at load even for a program that is not loaded,
+    /// and a kfunc missing from vmlinux BTF makes it search module BTF, which needs CAP_SYS_ADMIN.
+    /// </summary>
+    public const string RedirectCpuObjectName = "sockmap_forward_cpu.bpf";
+    private const int HotTickMs = 1;
+    private const int IdleTickMs = 10;
+
+    private readonly BpfObject _object;
+    private readonly MappedBpfArray _slots;
+    private readonly Queue<int> _free = new();
+    private readonly SockmapConnection?[] _byIndex;
+    private readonly List<SockmapConnection> _active = new();
+    private readonly ConcurrentQueue<SockmapConnection> _incoming = new();
+    private readonly ConcurrentQueue<SockmapConnection> _aborts = new();
+    private readonly Epoll _epoll = new();
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private int _count;
+
+    private SockmapEngine(BpfObject obj, int capacity, string program, bool measuresInVerdict, ILogger logger)
+    {
+        _object = obj;
+        Capacity = capacity;
+        ProgramName = program;
+        MeasuresInVerdict = measuresInVerdict;
+        Logger = logger;
+        ProgramMap = obj.Map("sock_ops_map");
+        RedirectMap = obj.Map("redirect_map");
+        Conns = obj.Map("conns");
+        RouteStatsMap = obj.Map("route_stats");
+        _slots = MappedBpfArray.Map(obj.Map("slots"), sizeof(ConnSlot), capacity * 2);
+        _byIndex = new SockmapConnection?[capacity];
+        for (var i = 0; i < capacity; i++)
+        {
+            _free.Enqueue(i);
+        }
+        PossibleCpus = BpfProgram.PossibleCpus();
+        _thread = new Thread(Run) { IsBackground = true, Name = "sockmap-forwarder" };
+        _thread.Start();
+    }
+
+    /// <summary>Connections the maps can hold (each uses two sockets, two slots).</summary>
+    public int Capacity { get; }
+
+    /// <summary>
+    /// The verdict program attached: forward_verdict, or forward_verdict_cpu when the kfunc exists; with the suffix
+    /// _polled when this thread lacks CAP_PERFMON (see <see cref="MeasuresInVerdict"/>).
+    /// </summary>
+    public string ProgramName { get; }
+
+    /// <summary>
+    /// True when the verdict measures the peer's send queue itself (bpf_skc_to_tcp_sock, which the verifier allows
+    /// only with CAP_PERFMON or CAP_SYS_ADMIN). False: user space publishes <c>written</c> on every tick instead.
+    /// </summary>
+    public bool MeasuresInVerdict { get; }
+
+    public int PossibleCpus { get; }
+
+    public ILogger Logger { get; }
+
+    public BpfMap ProgramMap { get; }
+
+    public BpfMap RedirectMap { get; }
+
+    public BpfMap Conns { get; }
+
+    public BpfMap RouteStatsMap { get; }
+
+    public int ActiveConnections => Volatile.Read(ref _count);
+
+    /// <summary>
+    /// Opens, sizes, loads and attaches the embedded object. Throws when the kernel or process cannot. The verifier
+    /// checks the capabilities of the calling thread, so the program is chosen from this thread's effective set.
+    /// </summary>
+    public static SockmapEngine Create(ILogger logger, int capacity, bool redirectCpuKfunc)
+    {
+        var measure = ThreadCapabilities.HasPerfmon();
+        var program = (redirectCpuKfunc ? "forward_verdict_cpu" : "forward_verdict") + (measure ? "" : "_polled");
+        string[] programs = redirectCpuKfunc
+            ? ["forward_verdict", "forward_verdict_polled", "forward_verdict_cpu", "forward_verdict_cpu_polled"]
+            : ["forward_verdict", "forward_verdict_polled"];
+        var obj = BpfObject.OpenEmbedded(typeof(SockmapEngine).Assembly, redirectCpuKfunc ? RedirectCpuObjectName : ObjectName);
+        try
+        {
+            var sockets = (uint)capacity * 2;
+            obj.SetMaxEntries("sock_ops_map", sockets);
+            obj.SetMaxEntries("redirect_map", sockets);
+            obj.SetMaxEntries("conns", sockets);
+            obj.SetMaxEntries("slots", sockets);
+            foreach (var p in programs)
+            {
+                // Only the attached program is loaded: the others may use what this thread may not (the helper
+                // that needs CAP_PERFMON), and verifying them would be wasted work anyway.
+                obj.SetAutoload(p, p == program);
+            }
+            obj.Load();
+            BpfProgram.Attach(obj.ProgramFd(program), obj.Map("sock_ops_map").Fd, BPF_SK_SKB_STREAM_VERDICT, program);
+            return new SockmapEngine(obj, capacity, program, measure, logger);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The largest <see cref="SockmapConnection.UnboundedQueueBytes"/> over active connections (racy snapshot).</summary>
+    public long MaxUnboundedQueueBytes()
+    {
+        long max = 0;
+        foreach (var c in _byIndex)
+        {
+            if (c is { IsFinished: false })
+            {
+                max = Math.Max(max, c.UnboundedQueueBytes());
+            }
+        }
+        return max;
+    }
+
+    /// <summary>State of every active connection, for diagnostics (racy snapshot).</summary>
+    public string DescribeActive() => string.Join("\n", _byIndex.Where(c => c is { IsFinished: false }).Select(c => c!.Describe()));
+
+    public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
+
+    /// <summary>Takes a free connection index (slots 2i and 2i+1); false when the maps are full.</summary>
+    public bool TryAllocate(out int index)
+    {
+        lock (_free)
+        {
+            // FIFO reuse: an index comes back only after every other free one, far from any late verdict run.
+            return _free.TryDequeue(out index);
+        }
+    }
+
+    public void Release(int index)
+    {
+        lock (_free)
+        {
+            _free.Enqueue(index);
+        }
+    }
+
+    /// <summary>Hands a paired connection to the epoll thread.</summary>
+    public void Start(SockmapConnection connection)
+    {
+        Interlocked.Increment(ref _count);
+        _incoming.Enqueue(connection);
+        _epoll.Wake();
+    }
+
+    public void Abort(SockmapConnection connection)
+    {
+        _aborts.Enqueue(connection);
+        _epoll.Wake();
+    }
+
+    public void Watch(SockmapConnection connection, int side, SafeHandle socket)
+        => _epoll.Add(socket, EPOLLRDHUP | EPOLLET, ((ulong)connection.Index << 1) | (uint)side);
+
+    public void Unwatch(SafeHandle socket) => _epoll.Remove(socket);
+
+    /// <summary>Sums the per-CPU route counters: bytes by direction, and verdict runs per CPU by direction.</summary>
+    public (long C2B, long B2C, long[] VerdictsC2B, long[] VerdictsB2C, long Passed) ReadRoute(int route)
+    {
+        var size = sizeof(RouteStats);
+        var buffer = new byte[PossibleCpus * size];
+        var v0 = new long[PossibleCpus];
+        var v1 = new long[PossibleCpus];
+        long c2b = 0, b2c = 0, passed = 0;
+        if (RouteStatsMap.TryLookupRaw((uint)route, buffer))
+        {
+            for (var cpu = 0; cpu < PossibleCpus; cpu++)
+            {
+                var s = MemoryMarshal.Read<RouteStats>(buffer.AsSpan(cpu * size));
+                c2b += (long)s.BytesClientToBackend;
+                b2c += (long)s.BytesBackendToClient;
+                passed += (long)s.Passed;
+                v0[cpu] = (long)s.VerdictsClientToBackend;
+                v1[cpu] = (long)s.VerdictsBackendToClient;
+            }
+        }
+        return (c2b, b2c, v0, v1, passed);
+    }
+
+    private void Run()
+    {
+        var events = new EpollEvent[256];
+        var nextTick = 0L;
+        var hot = false;
+        while (!_stopping)
+        {
+            var n = _epoll.Wait(events, hot ? HotTickMs : IdleTickMs);
+            while (_incoming.TryDequeue(out var added))
+            {
+                _byIndex[added.Index] = added;
+                _active.Add(added);
+                added.Attach();
+            }
+            for (var i = 0; i < n; i++)
+            {
+                var token = events[i].Data;
+                if (token == Epoll.WakeToken)
+                {
+                    _epoll.ResetWake();
+                    continue;
+                }
+                _byIndex[(int)(token >> 1)]?.OnEvent((int)(token & 1), events[i].Events);
+            }
+            while (_aborts.TryDequeue(out var aborted))
+            {
+                aborted.Finish("aborted", resetBoth: true);
+            }
+            var now = Environment.TickCount64;
+            if (hot || now >= nextTick)
+            {
+                hot = false;
+                for (var i = 0; i < _active.Count; i++)
+                {
+                    hot |= _active[i].Tick(now);
+                }
+                nextTick = now + IdleTickMs;
+            }
+            _active.RemoveAll(Forget);
+        }
+        foreach (var c in _active)
+        {
+            c.Finish("aborted", resetBoth: true);
+        }
+    }
+
+    private bool Forget(SockmapConnection c)
+    {
+        if (!c.IsFinished)
+        {
+            return false;
+        }
+        if (_byIndex[c.Index] == c)
+        {
+            _byIndex[c.Index] = null;
+        }
+        Interlocked.Decrement(ref _count);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _epoll.Wake();
+        _thread.Join(TimeSpan.FromSeconds(5));
+        _epoll.Dispose();
+        _slots.Dispose();
+        _object.Dispose();
+    }
+}

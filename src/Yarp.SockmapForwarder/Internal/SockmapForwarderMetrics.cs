@@ -1,0 +1,68 @@
+using System.Diagnostics.Metrics;
+
+namespace Yarp.SockmapForwarder.Internal;
+
+/// <summary>
+/// The meter <c>Yarp.SockmapForwarder</c>. Per-route values are observable instruments over the route counters (no cost
+/// per connection beyond the interlocked increments); the connection duration is a histogram recorded at close.
+/// </summary>
+internal sealed class SockmapForwarderMetrics
+{
+    public const string MeterName = "Yarp.SockmapForwarder";
+
+    private readonly Histogram<double> _duration;
+
+    public SockmapForwarderMetrics(IMeterFactory meterFactory, TcpRouteTable routes, IDataPathInfo dataPath)
+    {
+        var meter = meterFactory.Create(MeterName);
+        IEnumerable<Measurement<long>> PerRoute(Func<TcpRouteState, long> value) =>
+            routes.Routes.Select(r => new Measurement<long>(value(r), new KeyValuePair<string, object?>("route", r.RouteId)));
+        IEnumerable<Measurement<long>> PerRouteTagged(string tag, params (string Value, Func<TcpRouteState, long> Read)[] values) =>
+            routes.Routes.SelectMany(r => values.Select(v => new Measurement<long>(v.Read(r),
+                new KeyValuePair<string, object?>("route", r.RouteId), new KeyValuePair<string, object?>(tag, v.Value))));
+
+        meter.CreateObservableUpDownCounter("yarp.sockmap.tcp.connections.active", () => PerRoute(r => r.Active),
+            "{connection}", "Connections a TCP route holds open now.");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.connections", () => PerRoute(r => r.Total),
+            "{connection}", "Connections accepted by a TCP route (including rejected ones).");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.bytes", () => routes.Routes.SelectMany(r =>
+            {
+                var stats = dataPath.GetRouteStats(r.Index);
+                return new[]
+                {
+                    new Measurement<long>(stats.BytesClientToBackend, Route(r), new("direction", "client_to_backend")),
+                    new Measurement<long>(stats.BytesBackendToClient, Route(r), new("direction", "backend_to_client")),
+                };
+            }),
+            "By", "Bytes forwarded by a TCP route, per direction: the BPF counters (live) plus the user-space path's.");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.parked_bytes", () => PerRoute(r => dataPath.GetRouteStats(r.Index).ParkedBytes),
+            "By", "Bytes the verdict parked on the source socket when a connection's queue bound was reached (then forwarded by user space).");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.connect_failures", () => PerRoute(r => r.ConnectFailures),
+            "{attempt}", "Connect attempts to a destination that failed or timed out.");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.rejected", () => PerRouteTagged("reason",
+                (CloseReasons.NoDestination, r => r.RejectedNoDestination), (CloseReasons.MaxConnections, r => r.RejectedMaxConnections),
+                (CloseReasons.SniMismatch, r => r.RejectedSni), (CloseReasons.RouteRemoved, r => r.RejectedRemoved)),
+            "{connection}", "Connections closed without being forwarded, by reason (no-destination = every destination down).");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.forwarded", () => PerRouteTagged("path",
+                (DataPathNames.Sockmap, r => r.SockmapConnections), (DataPathNames.UserSpace, r => r.UserSpaceConnections)),
+            "{connection}", "Connections forwarded to completion, by data path.");
+        meter.CreateObservableCounter("yarp.sockmap.tcp.fallbacks", () => PerRoute(r => r.Fallbacks),
+            "{connection}", "Connections of a route not set to UserSpace that were forwarded in user space.");
+        meter.CreateObservableCounter("yarp.sockmap.verdict_runs", () => routes.Routes.SelectMany(r =>
+            {
+                var stats = dataPath.GetRouteStats(r.Index);
+                return PerCpu(r, "client_to_backend", stats.VerdictRunsPerCpuClientToBackend)
+                    .Concat(PerCpu(r, "backend_to_client", stats.VerdictRunsPerCpuBackendToClient));
+            }),
+            "{run}", "Runs of the sockmap verdict program for a route, per CPU and direction: compare with the route's requested Cpu.");
+        _duration = meter.CreateHistogram<double>("yarp.sockmap.tcp.connection.duration", "s", "How long TCP route connections lasted.");
+    }
+
+    private static KeyValuePair<string, object?> Route(TcpRouteState route) => new("route", route.RouteId);
+
+    private static IEnumerable<Measurement<long>> PerCpu(TcpRouteState route, string direction, IReadOnlyList<long> runs) =>
+        runs.Select((count, cpu) => new Measurement<long>(count, Route(route), new("cpu", cpu), new("direction", direction)));
+
+    public void RecordConnectionClosed(string routeId, string reason, TimeSpan duration) =>
+        _duration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("route", routeId), new KeyValuePair<string, object?>("reason", reason));
+}

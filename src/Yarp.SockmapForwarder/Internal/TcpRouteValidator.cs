@@ -1,0 +1,96 @@
+using Yarp.ReverseProxy.Configuration;
+
+namespace Yarp.SockmapForwarder.Internal;
+
+/// <summary>
+/// Checks TCP routes against each other and against the YARP clusters they use. Like YARP's own validator it never stops
+/// at the first problem: every message is appended and names the route (or cluster and destination) and the key.
+/// </summary>
+internal static class TcpRouteValidator
+{
+    /// <summary>The BPF per-route counters are an array of this many entries (BPFSTEER_MAX_ROUTES).</summary>
+    public const int MaxRoutes = 256;
+
+    public static void Validate(IReadOnlyList<TcpRouteConfig> routes, IReadOnlyDictionary<string, ClusterConfig> clusters, Func<SockmapAvailability> sockmap, List<string> errors)
+    {
+        if (routes.Count > MaxRoutes)
+        {
+            errors.Add($"{routes.Count} TCP routes are configured; at most {MaxRoutes} are supported.");
+        }
+
+        var listens = new List<(string RouteId, ListenAddress Address)>();
+        foreach (var route in routes)
+        {
+            if (!ListenAddress.TryParse(route.Listen, out var listen))
+            {
+                errors.Add($"The Listen '{route.Listen}' set on the TCP route '{route.RouteId}' is not an endpoint such as '127.0.0.1:6380', '[::1]:6380', '*:6380' or 'localhost:6380'.");
+            }
+            else if (listen.Kind == ListenAddressKind.Localhost && listen.Port == 0)
+            {
+                errors.Add($"The Listen '{route.Listen}' set on the TCP route '{route.RouteId}' uses port 0 with 'localhost'; Kestrel cannot bind a dynamic port for 'localhost': use '127.0.0.1:0'.");
+            }
+            else
+            {
+                foreach (var (otherId, other) in listens)
+                {
+                    if (listen.Overlaps(other))
+                    {
+                        errors.Add($"The Listen '{route.Listen}' set on the TCP route '{route.RouteId}' is also used by the TCP route '{otherId}'.");
+                    }
+                }
+                listens.Add((route.RouteId, listen));
+            }
+
+            if (route.Cpu is { } cpu && cpu >= Environment.ProcessorCount)
+            {
+                errors.Add($"The Cpu '{cpu}' set on the TCP route '{route.RouteId}' does not exist; this machine has CPUs 0 to {Environment.ProcessorCount - 1}.");
+            }
+            if (route.ConnectTimeout <= TimeSpan.Zero)
+            {
+                errors.Add($"The ConnectTimeout '{route.ConnectTimeout}' set on the TCP route '{route.RouteId}' must be positive.");
+            }
+            if (route.IdleTimeout < TimeSpan.Zero)
+            {
+                errors.Add($"The IdleTimeout '{route.IdleTimeout}' set on the TCP route '{route.RouteId}' must be zero (no idle timeout) or positive.");
+            }
+            if (route.MaxConnections is { } max && max <= 0)
+            {
+                errors.Add($"The MaxConnections '{max}' set on the TCP route '{route.RouteId}' must be positive (leave it unset for no limit).");
+            }
+            if (route.MaxQueuedBytes < 64 * 1024)
+            {
+                errors.Add($"The MaxQueuedBytes '{route.MaxQueuedBytes}' set on the TCP route '{route.RouteId}' must be at least 65536.");
+            }
+            foreach (var host in route.Sni)
+            {
+                if (!SniMatcher.IsValidPattern(host))
+                {
+                    errors.Add($"The Sni host '{host}' set on the TCP route '{route.RouteId}' is not a DNS host name or a '*.example.com' wildcard.");
+                }
+            }
+            // Asked only for such a route: the answer loads the BPF program and runs the data path's self-test.
+            if (route.Mode == TcpForwarderMode.Sockmap && sockmap() is { Usable: false } unusable)
+            {
+                errors.Add($"The Mode 'Sockmap' set on the TCP route '{route.RouteId}' cannot be used in this process: {unusable.Detail}. Use 'Auto' or 'UserSpace'.");
+            }
+
+            ValidateCluster(route, clusters, errors);
+        }
+    }
+
+    private static void ValidateCluster(TcpRouteConfig route, IReadOnlyDictionary<string, ClusterConfig> clusters, List<string> errors)
+    {
+        if (!clusters.TryGetValue(route.ClusterId, out var cluster))
+        {
+            errors.Add($"The ClusterId '{route.ClusterId}' set on the TCP route '{route.RouteId}' does not name a cluster of the YARP configuration.");
+            return;
+        }
+        foreach (var (name, destination) in cluster.Destinations ?? new Dictionary<string, DestinationConfig>())
+        {
+            if (!TcpDestinationAddress.TryParse(destination.Address, out _))
+            {
+                errors.Add($"The Address '{destination.Address}' set on the destination '{name}' of the cluster '{cluster.ClusterId}' (used by the TCP route '{route.RouteId}') is not 'tcp://host:port'.");
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.SockmapForwarder;
+using Yarp.SockmapForwarder.DataPath;
+using Yarp.SockmapForwarder.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers TCP passthrough routes on a YARP reverse proxy.</summary>
+public static class SockmapForwarderBuilderExtensions
+{
+    /// <summary>
+    /// Adds the TCP routes declared in the app configuration's <c>ReverseProxy:TcpRoutes</c> section (beside YARP's
+    /// <c>Routes</c> and <c>Clusters</c>). Each route gets a Kestrel endpoint and forwards to a destination of a YARP
+    /// cluster (<c>tcp://host:port</c> addresses), with YARP's load balancing, health state and reloads.
+    /// </summary>
+    /// <remarks>
+    /// YARP loads its configuration in <c>app.MapReverseProxy()</c>: call it even when the app has no HTTP routes.
+    /// Kestrel ignores URLs once code-defined endpoints exist, so declare HTTP endpoints in <c>Kestrel:Endpoints</c>.
+    /// Call <c>ConfigureHttpClient</c> (if used) before this method: the cluster clients are wrapped for TCP health probes.
+    /// </remarks>
+    public static IReverseProxyBuilder AddSockmapForwarder(this IReverseProxyBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return AddCore(builder, sp => sp.GetRequiredService<IConfiguration>()
+            .GetSection(TcpRouteConfigKeys.DefaultProxySection).GetSection(TcpRouteConfigKeys.Section));
+    }
+
+    /// <summary>
+    /// Adds the TCP routes declared in <paramref name="proxyConfiguration"/>'s <c>TcpRoutes</c> section: pass the same
+    /// section given to <c>LoadFromConfig</c>.
+    /// </summary>
+    public static IReverseProxyBuilder AddSockmapForwarder(this IReverseProxyBuilder builder, IConfiguration proxyConfiguration)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(proxyConfiguration);
+        return AddCore(builder, _ => proxyConfiguration.GetSection(TcpRouteConfigKeys.Section));
+    }
+
+    private static IReverseProxyBuilder AddCore(IReverseProxyBuilder builder, Func<IServiceProvider, IConfiguration> section)
+    {
+        var services = builder.Services;
+        services.AddMetrics();
+        services.TryAddSingleton(sp => new TcpRouteConfigSource(section(sp)));
+        // One registration owns the data path (DI disposes each factory-made singleton it tracks: two would dispose it twice).
+        services.TryAddSingleton<ITcpConnectionForwarder>(sp => new DataPathForwarder(sp.GetRequiredService<ILoggerFactory>(), sp.GetService<DataPathForwarderOptions>()));
+        services.TryAddSingleton<IDataPathInfo>(sp => new DataPathForwarderInfo((DataPathForwarder)sp.GetRequiredService<ITcpConnectionForwarder>()));
+        services.TryAddSingleton<TcpRouteTable>();
+        services.TryAddSingleton<DestinationConnector>();
+        services.TryAddSingleton<SockmapForwarderMetrics>();
+        services.TryAddSingleton<TcpRouteConnectionHandler>();
+        services.TryAddSingleton<ISockmapForwarderStatus, SockmapForwarderStatus>();
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IConfigureOptions<KestrelServerOptions>, TcpRouteKestrelSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener, TcpRouteConfigChangeListener>());
+        DecorateHttpClientFactory(services);
+        return builder;
+    }
+
+    /// <summary>Wraps the registered cluster client factory (YARP's default or the app's) with the TCP probe client.</summary>
+    private static void DecorateHttpClientFactory(IServiceCollection services)
+    {
+        var existing = services.LastOrDefault(d => d.ServiceType == typeof(IForwarderHttpClientFactory));
+        if (existing is null || existing.ImplementationFactory?.Target is TcpProbeFactoryMarker)
+        {
+            return; // YARP not added (AddReverseProxy registers one), or already wrapped
+        }
+        services.Remove(existing);
+        var marker = new TcpProbeFactoryMarker(existing);
+        services.Add(ServiceDescriptor.Singleton<IForwarderHttpClientFactory>(marker.Create));
+    }
+
+    private sealed class TcpProbeFactoryMarker(ServiceDescriptor inner)
+    {
+        public IForwarderHttpClientFactory Create(IServiceProvider sp)
+        {
+            var factory = inner.ImplementationInstance as IForwarderHttpClientFactory
+                ?? inner.ImplementationFactory?.Invoke(sp) as IForwarderHttpClientFactory
+                ?? (IForwarderHttpClientFactory)ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!);
+            return new TcpProbeHttpClientFactory(factory);
+        }
+    }
+}

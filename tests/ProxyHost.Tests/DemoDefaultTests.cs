@@ -1,0 +1,145 @@
+using System.Text;
+using System.Text.Json;
+using BpfSteer.Testing;
+using ProxyHost.Tests.Infrastructure;
+
+namespace ProxyHost.Tests;
+
+/// <summary>ProxyHost started with no arguments: the embedded demo, its backends, routes and status endpoints.</summary>
+[Collection(ProxyHostCollection.Name)]
+public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<DemoHostFixture>
+{
+    private const string Greeting = "220 bpfsteer demo greeter ready\r\n";
+    private ProxyHostProcess Host => fixture.Host;
+
+    [Fact]
+    public void Start_NoArguments_PrintsSummaryWithWorkersSelectorSockmapKfuncAndRouteModes()
+    {
+        var output = Host.Output;
+        Assert.Contains("Routes from  the embedded demo configuration", output);
+        Assert.Contains($"Transport    BpfSteer: {Environment.ProcessorCount} workers on CPUs {string.Join(",", Enumerable.Range(0, Environment.ProcessorCount))}", output);
+        Assert.Matches(@"Selector     Cbpf attached", output);
+        Assert.Matches(@"Sockmap      usable", output);
+        Assert.Contains("kfunc        bpf_sk_skb_set_redirect_cpu absent", output);
+        Assert.Matches(@"TCP route    demo-echo: 127\.0\.0\.1:\d+, mode (Sockmap|UserSpace) \(.+\)", output);
+        Assert.Matches(@"TCP route    demo-greeter: 127\.0\.0\.1:\d+, mode (Sockmap|UserSpace) \(.+\)", output);
+        Assert.Contains("HTTP route   demo-http", output);
+        Assert.Contains($"curl {Host.HttpUrl}/", output);
+        Assert.Equal(["demo-echo", "demo-greeter"], Host.TcpRoutes.Keys.Order());
+    }
+
+    [Fact]
+    public async Task HttpRoute_Curl_ReachesDemoBackendAndTransportCountsIt()
+    {
+        var before = AcceptedTotal(await Clients.StatusAsync(Host.HttpUrl));
+        var body = await Clients.CurlAsync(Host.HttpUrl + "/");
+        Assert.StartsWith("Hello from the ProxyHost demo HTTP backend.", body);
+
+        // Each curl is a new connection to the BpfSteer transport: the two status calls and the curl above.
+        var after = AcceptedTotal(await Clients.StatusAsync(Host.HttpUrl));
+        Assert.True(after >= before + 2, $"accepted went from {before} to {after}");
+    }
+
+    [Fact]
+    public async Task EchoRoute_OneMegabyte_ForwardedExactlyAndCountedInStatus()
+    {
+        var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-echo");
+        const int size = 1 << 20;
+        await Clients.EchoThroughAsync(Host.TcpRoutes["demo-echo"], size);
+
+        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.HttpUrl,
+            s => Counter(Clients.Route(s, "demo-echo"), "bytesBackendToClient") >= Counter(before, "bytesBackendToClient") + size,
+            "the echo route's bytes"), "demo-echo");
+        Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
+        Assert.True(Counter(route, "totalConnections") >= Counter(before, "totalConnections") + 1);
+    }
+
+    [Fact]
+    public async Task EchoRoute_InteractiveRoundTrips_AllAnsweredPromptly()
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var slowest = await Clients.PingPongAsync(Host.TcpRoutes["demo-echo"], rounds: 200);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"200 round trips of 100 bytes took {sw.Elapsed} (slowest {slowest})");
+    }
+
+    [Fact]
+    public async Task GreeterRoute_ServerSpeaksFirst_GreetingArrivesAndBothDirectionsCounted()
+    {
+        var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-greeter");
+        const int size = 64 * 1024;
+        await Clients.EchoThroughAsync(Host.TcpRoutes["demo-greeter"], size, Greeting.Length, Encoding.ASCII.GetBytes(Greeting));
+
+        var expectedBack = Counter(before, "bytesBackendToClient") + size + Greeting.Length;
+        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.HttpUrl,
+            s => Counter(Clients.Route(s, "demo-greeter"), "bytesBackendToClient") >= expectedBack,
+            "the greeter route's bytes"), "demo-greeter");
+        Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
+        Assert.True(Counter(route, "totalConnections") >= Counter(before, "totalConnections") + 1);
+    }
+
+    [Fact]
+    public async Task StatusJson_Demo_HasEveryContractFieldWithItsType()
+    {
+        var status = await Clients.StatusAsync(Host.HttpUrl);
+
+        var workers = status.GetProperty("transport").GetProperty("workers").EnumerateArray().ToList();
+        Assert.Equal(Environment.ProcessorCount, workers.Count);
+        foreach (var w in workers)
+        {
+            foreach (var field in new[] { "cpu", "accepted", "incomingCpuMatched", "activeConnections" })
+            {
+                Assert.Equal(JsonValueKind.Number, w.GetProperty(field).ValueKind);
+            }
+        }
+
+        var routes = status.GetProperty("routes").EnumerateArray().ToList();
+        Assert.Equal(["demo-echo", "demo-greeter"], routes.Select(r => r.GetProperty("id").GetString()).Order());
+        foreach (var r in routes)
+        {
+            Assert.Equal(Host.TcpRoutes[r.GetProperty("id").GetString()!].ToString(), r.GetProperty("listen").GetString());
+            Assert.Contains(r.GetProperty("mode").GetString(), new[] { "Sockmap", "UserSpace" });
+            Assert.True(r.GetProperty("cpu").ValueKind is JsonValueKind.Null or JsonValueKind.Number);
+            foreach (var field in new[] { "activeConnections", "totalConnections", "bytesClientToBackend", "bytesBackendToClient" })
+            {
+                Assert.Equal(JsonValueKind.Number, r.GetProperty(field).ValueKind);
+            }
+            Assert.Equal(JsonValueKind.Array, r.GetProperty("verdictRunsPerCpu").ValueKind);
+        }
+
+        var kernel = status.GetProperty("kernel");
+        foreach (var name in new[] { "reuseportCbpf", "reuseportEbpf", "sockmap", "redirectCpuKfunc", "capBpf", "capNetAdmin", "tcpMigrateReq" })
+        {
+            var available = kernel.GetProperty(name);
+            Assert.True(available.ValueKind is JsonValueKind.True or JsonValueKind.False, name);
+            Assert.Equal(available.ValueKind == JsonValueKind.False, kernel.TryGetProperty(name + "Reason", out _));
+        }
+        Assert.True(kernel.GetProperty("sockmap").GetBoolean());
+        Assert.False(kernel.GetProperty("redirectCpuKfunc").GetBoolean());
+        Assert.Contains("bpf_sk_skb_set_redirect_cpu", kernel.GetProperty("redirectCpuKfuncReason").GetString());
+    }
+
+    [Fact]
+    public async Task Healthz_DemoAsRoot_BpfAndRoutesHealthy()
+    {
+        using var doc = JsonDocument.Parse(await Clients.CurlAsync(Host.HttpUrl + "/healthz"));
+        var checks = doc.RootElement.GetProperty("checks");
+        Assert.Equal("Healthy", checks.GetProperty("bpf").GetProperty("status").GetString());
+        Assert.Equal("Healthy", checks.GetProperty("routes").GetProperty("status").GetString());
+        Assert.Equal("1/1 destinations available", checks.GetProperty("routes").GetProperty("data").GetProperty("tcp:demo-echo").GetString());
+        Assert.Equal("Healthy", doc.RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task StatusPage_Get_IsSelfContainedHtml()
+    {
+        var html = await Clients.CurlAsync(Host.HttpUrl + "/bpfsteer");
+        Assert.StartsWith("<!DOCTYPE html>", html);
+        Assert.Contains("/bpfsteer/status", html);
+        Assert.DoesNotMatch(@"(src|href)\s*=\s*""https?://", html);
+    }
+
+    internal static long Counter(JsonElement e, string name) => e.GetProperty(name).GetInt64();
+
+    private static long AcceptedTotal(JsonElement status) =>
+        status.GetProperty("transport").GetProperty("workers").EnumerateArray().Sum(w => w.GetProperty("accepted").GetInt64());
+}

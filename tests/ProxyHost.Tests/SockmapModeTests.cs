@@ -1,0 +1,47 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using BpfSteer.Testing;
+using ProxyHost.Tests.Infrastructure;
+
+namespace ProxyHost.Tests;
+
+/// <summary>The demo echo route forced onto the in-kernel path (Auto keeps routes in user space by default).</summary>
+[Collection(ProxyHostCollection.Name)]
+public sealed class SockmapModeTests
+{
+    [Fact]
+    public async Task Start_EchoRouteForcedToSockmap_LongLivedConnectionReportsSockmapAndVerdictRuns()
+    {
+        await using var host = await ProxyHostProcess.StartAsync(["--ReverseProxy:TcpRoutes:demo-echo:Mode=Sockmap"]);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(host.TcpRoutes["demo-echo"]).DefaultTimeout();
+        await using var stream = new NetworkStream(socket);
+
+        // A first exchange, then a pause: the forwarder pairs the sockets while the connection is established.
+        await stream.WriteAsync("hello"u8.ToArray()).DefaultTimeout();
+        var hello = new byte[5];
+        await stream.ReadExactlyAsync(hello).DefaultTimeout();
+        await Task.Delay(300);
+        var payload = RandomNumberGenerator.GetBytes(256 * 1024);
+        var echo = new byte[payload.Length];
+        var reading = stream.ReadExactlyAsync(echo).AsTask();
+        await stream.WriteAsync(payload).DefaultTimeout();
+        await reading.DefaultTimeout();
+        Assert.Equal(payload, echo);
+
+        // While it is open the route reports the observed path and where the verdict ran.
+        var status = await Clients.WaitForStatusAsync(host.HttpUrl, s =>
+        {
+            var r = Clients.Route(s, "demo-echo");
+            return r.GetProperty("mode").GetString() == "Sockmap" && r.GetProperty("verdictRunsPerCpu").EnumerateArray().Sum(v => v.GetInt64()) > 0;
+        }, "the echo route on Sockmap with verdict runs");
+        var route = Clients.Route(status, "demo-echo");
+        Assert.Equal(Environment.ProcessorCount, route.GetProperty("verdictRunsPerCpu").GetArrayLength());
+        Assert.True(Counter(route, "activeConnections") >= 1);
+        Assert.Equal("the route's mode is Sockmap", route.GetProperty("modeReason").GetString());
+        host.AssertNoErrorsLogged();
+    }
+
+    private static long Counter(JsonElement e, string name) => e.GetProperty(name).GetInt64();
+}

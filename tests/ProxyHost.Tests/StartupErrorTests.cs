@@ -1,0 +1,39 @@
+using ProxyHost.Tests.Infrastructure;
+
+namespace ProxyHost.Tests;
+
+/// <summary>How ProxyHost starts, or refuses to, for configuration given on the command line or in a file.</summary>
+[Collection(ProxyHostCollection.Name)]
+public sealed class StartupErrorTests
+{
+    [Fact]
+    public async Task Start_InvalidTcpRoutes_ExitsOneNamingEveryProblemWithoutStackTrace()
+    {
+        using var config = new TempConfig("""
+            {
+              "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:0" } } },
+              "ReverseProxy": { "TcpRoutes": { "x": { "Listen": "nope", "ClusterId": "zz" } } }
+            }
+            """);
+        var (code, output) = await ProxyHostProcess.RunToExitAsync(["--config", config.Path]);
+        Assert.True(code == 1, output);
+        Assert.Contains("ProxyHost could not start", output);
+        Assert.Contains("'nope'", output);
+        Assert.Contains("'zz'", output);
+        Assert.Contains("ProxyHost doctor", output);
+        Assert.DoesNotContain("   at ", output);
+    }
+
+    [Fact]
+    public async Task Start_CommandLineOverridesOneDemoSetting_DemoStillRunsWithTheOverride()
+    {
+        await using var host = await ProxyHostProcess.StartAsync(["--ReverseProxy:TcpRoutes:demo-echo:Mode=UserSpace"]);
+        Assert.Contains("Routes from  the embedded demo configuration", host.Output);
+        await Clients.EchoThroughAsync(host.TcpRoutes["demo-echo"], 10_000);
+        var status = await Clients.WaitForStatusAsync(host.HttpUrl,
+            s => DemoDefaultTests.Counter(Clients.Route(s, "demo-echo"), "totalConnections") >= 1, "the echo connection");
+        var route = Clients.Route(status, "demo-echo");
+        Assert.Equal("UserSpace", route.GetProperty("mode").GetString());
+        Assert.Contains("UserSpace", route.GetProperty("modeReason").GetString());
+    }
+}
