@@ -81,9 +81,17 @@ def adapt_transport(doc):
             for metric, key, unit, higher, goal in (
                     ("requests/s", "rps", "req/s", True, {"minRatio": targets["rps_ratio_min"]} if "rps_ratio_min" in targets else None),
                     ("p99 latency", "p99_ms", "ms", False, {"maxRatio": targets["p99_ratio_max"]} if "p99_ratio_max" in targets else None)):
-                results.append({"scenario": f"{endpoint} (wrk)", "metric": metric, "unit": unit, "higherIsBetter": higher,
+                if key not in e or key not in base:  # h2c (h2load) has requests/s only
+                    continue
+                results.append({"scenario": f"{endpoint} (h2load)" if endpoint == "h2c" else f"{endpoint} (wrk)", "metric": metric, "unit": unit, "higherIsBetter": higher,
                                 "subject": variant, "subjectValues": e[key]["runs"], "peer": "sockets", "peerValues": base[key]["runs"],
                                 "goal": goal, "command": e.get("command", "")})
+    loc = doc.get("locality", {})
+    on, off = loc.get("bpfsteer-inline"), loc.get("bpfsteer-noselector")
+    if on and off:  # locality: incomingCpuMatched/accepted with the selector on, against the same with it off
+        results.append({"scenario": "locality (SO_INCOMING_CPU matched/accepted)", "metric": "locality ratio", "unit": "fraction",
+                        "higherIsBetter": True, "subject": "selector Cbpf", "subjectValues": on["ratio"]["runs"],
+                        "peer": "selector None", "peerValues": off["ratio"]["runs"], "goal": None, "command": on.get("command", "")})
     return {"suite": "transport", "mode": "quick" if doc.get("quick") else "full", "placement": doc.get("placement"),
             "command": "benchmarks/transport/run.sh", "notes": [doc.get("benchmark", "")], "results": results}
 

@@ -11,6 +11,11 @@
 # CPU placement (2-core VM): server process and wrk both confined to CPUs $CPUS with taskset; BpfSteer runs one
 # pinned worker per CPU; wrk -t2 so both CPUs originate connections (on loopback the SYN is received on the client's
 # CPU, which is what the cBPF selector steers by). Written into the results.
+# Then two more scenarios, also >= 3 repetitions:
+#   h2c       h2load -n $H2_REQUESTS -c 16 -m 10 (prior knowledge) on /plaintext, sockets vs bpfsteer-inline; the app
+#             runs with --protocols Http2 (Kestrel's Http1AndHttp2 does not take h2c prior knowledge on plaintext).
+#   locality  bpfsteer-inline with Selector=Cbpf and Selector=None: after a wrk run on /plaintext, the transport's own
+#             counters from the app's /stats (IBpfSteerTransportStatus): sum(incomingCpuMatched) / sum(accepted).
 # Results: benchmarks/results/transport.json and transport.md (summary), raw wrk output in benchmarks/results/raw/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,8 +30,10 @@ if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION
 PORT=${PORT:-5099}
 VARIANTS=(${VARIANTS:-sockets bpfsteer-inline bpfsteer-threadpool bpfsteer-ebpf})
 ENDPOINTS=(plaintext json)
+if ((quick)); then H2_REQUESTS=${H2_REQUESTS:-20000}; else H2_REQUESTS=${H2_REQUESTS:-200000}; fi
+H2_VARIANTS=(${H2_VARIANTS:-sockets bpfsteer-inline})
 
-for tool in wrk taskset curl python3; do
+for tool in wrk h2load taskset curl python3; do
   command -v "$tool" >/dev/null || { echo "$tool is required (bash eng/install-prereqs.sh)" >&2; exit 1; }
 done
 
@@ -46,17 +53,20 @@ stop_server() {
 }
 trap stop_server EXIT
 
-start_server() { # variant
-  local transport=sockets scheduling=Inline selector=Cbpf
+start_server() { # variant [protocols]
+  local transport=sockets scheduling=Inline selector=Cbpf protocols=${2:-Http1} probe=()
+  [[ "$protocols" == Http2 ]] && probe=(--http2-prior-knowledge)
   case "$1" in
     bpfsteer-inline) transport=bpfsteer; scheduling=Inline ;;
     bpfsteer-threadpool) transport=bpfsteer; scheduling=ThreadPool ;;
     bpfsteer-ebpf) transport=bpfsteer; scheduling=Inline; selector=Ebpf ;;
+    bpfsteer-noselector) transport=bpfsteer; scheduling=Inline; selector=None ;;
   esac
-  taskset -c "$CPUS" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --selector "$selector" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
+  taskset -c "$CPUS" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --selector "$selector" \
+    --protocols "$protocols" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 && return 0
+    curl -fs "${probe[@]}" "http://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "server ($1) did not start; see $raw/server-$1.log" >&2
@@ -76,6 +86,35 @@ for rep in $(seq 1 "$REPS"); do
       stop_server
       echo "rep $rep $endpoint $variant: $(grep -E 'Requests/sec' "$out")"
     done
+  done
+done
+
+# h2c: files named h2c-VARIANT-REP.h2load (not *.txt, which summarize.py reads as wrk output).
+for rep in $(seq 1 "$REPS"); do
+  for variant in "${H2_VARIANTS[@]}"; do
+    start_server "$variant" Http2
+    url="http://127.0.0.1:$PORT/plaintext"
+    taskset -c "$CPUS" h2load -n $((H2_REQUESTS / 4)) -c 16 -m 10 "$url" >/dev/null
+    out="$raw/h2c-$variant-$rep.h2load"
+    cmd="taskset -c $CPUS h2load -n $H2_REQUESTS -c 16 -m 10 $url"
+    echo "# $cmd" >"$out"
+    $cmd >>"$out"
+    stop_server
+    echo "rep $rep h2c $variant: $(grep -E '^finished in' "$out")"
+  done
+done
+
+# Locality: the counters are cumulative since start, so each run is a fresh process; /stats itself is one connection.
+for rep in $(seq 1 "$REPS"); do
+  for variant in bpfsteer-inline bpfsteer-noselector; do
+    start_server "$variant"
+    url="http://127.0.0.1:$PORT/plaintext"
+    cmd="taskset -c $CPUS wrk -t$THREADS -c$CONNECTIONS -d$WARMUP $url"
+    $cmd >/dev/null
+    out="$raw/locality-$variant-$rep.stats"
+    { echo "# $cmd; curl http://127.0.0.1:$PORT/stats"; curl -fs "http://127.0.0.1:$PORT/stats"; echo; } >"$out"
+    stop_server
+    echo "rep $rep locality $variant: $(tail -n 1 "$out")"
   done
 done
 

@@ -17,6 +17,22 @@ def parse(path):
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "command": text.splitlines()[0].lstrip("# ")}
 
 
+def parse_h2load(path):
+    text = open(path).read()
+    rps = float(re.search(r"^finished in [^,]+, ([\d.]+) req/s", text, re.M).group(1))
+    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", text)
+    return {"rps": rps, "succeeded": int(m.group(1)), "failed": int(m.group(2)), "command": text.splitlines()[0].lstrip("# ")}
+
+
+def parse_stats(path):
+    lines = open(path).read().splitlines()
+    workers = json.loads(lines[1])["workers"]
+    accepted = sum(w["accepted"] for w in workers)
+    matched = sum(w["incomingCpuMatched"] for w in workers)
+    return {"ratio": matched / accepted if accepted else None, "accepted": accepted, "matched": matched,
+            "workers": workers, "command": lines[0].lstrip("# ")}
+
+
 def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
 
@@ -53,6 +69,33 @@ def main():
             entry[variant] = e
         result["endpoints"][endpoint] = entry
 
+    # h2c (h2load): requests/s only (h2load reports no percentiles); the ratio is against sockets like the wrk runs.
+    h2 = {}
+    for path in sorted(glob.glob(os.path.join(a.raw, "h2c-*-*.h2load"))):
+        variant = os.path.basename(path)[len("h2c-"):-len(".h2load")].rsplit("-", 1)[0]
+        h2.setdefault(variant, []).append(parse_h2load(path))
+    if h2:
+        entry = {}
+        for variant, rs in h2.items():
+            e = {"rps": stats([r["rps"] for r in rs]), "errors": [f"{r['failed']} failed" for r in rs if r["failed"]],
+                 "non_2xx": 0, "command": rs[0]["command"]}
+            if "sockets" in h2 and variant != "sockets":
+                e["rps_ratio"] = e["rps"]["median"] / statistics.median([r["rps"] for r in h2["sockets"]])
+                e["rps_target_met"] = e["rps_ratio"] >= 1.15
+            entry[variant] = e
+        result["endpoints"]["h2c"] = entry
+
+    # Locality: incomingCpuMatched / accepted from the transport's counters, selector on (Cbpf) vs off (None).
+    loc = {}
+    for path in sorted(glob.glob(os.path.join(a.raw, "locality-*-*.stats"))):
+        variant = os.path.basename(path)[len("locality-"):-len(".stats")].rsplit("-", 1)[0]
+        loc.setdefault(variant, []).append(parse_stats(path))
+    if loc:
+        result["locality"] = {v: {"ratio": stats([r["ratio"] for r in rs if r["ratio"] is not None]),
+                                  "accepted": [r["accepted"] for r in rs], "matched": [r["matched"] for r in rs],
+                                  "selector": "None" if v == "bpfsteer-noselector" else "Cbpf", "command": rs[0]["command"],
+                                  "workers": [r["workers"] for r in rs]} for v, rs in loc.items()}
+
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "transport.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -63,9 +106,19 @@ def main():
              "|---|---|---|---|---|---|---|"]
     for endpoint, entry in result["endpoints"].items():
         for variant, e in entry.items():
-            r, p = e["rps"], e["p99_ms"]
-            lines.append(f"| {endpoint} | {variant} | {r['median']:.0f} ({r['min']:.0f}–{r['max']:.0f}) | {p['median']:.2f} ({p['min']:.2f}–{p['max']:.2f}) | "
-                         f"{e.get('rps_ratio', 1.0):.2f} | {e.get('p99_ratio', 1.0):.2f} | {len(e['errors']) + e['non_2xx']} |")
+            r, p = e["rps"], e.get("p99_ms")
+            pt = f"{p['median']:.2f} ({p['min']:.2f}–{p['max']:.2f})" if p else "–"
+            pr = f"{e.get('p99_ratio', 1.0):.2f}" if p else "–"
+            lines.append(f"| {endpoint} | {variant} | {r['median']:.0f} ({r['min']:.0f}–{r['max']:.0f}) | {pt} | "
+                         f"{e.get('rps_ratio', 1.0):.2f} | {pr} | {len(e['errors']) + e['non_2xx']} |")
+    if "h2c" in result["endpoints"]:
+        lines += ["", "h2c command per run: `" + next(iter(result["endpoints"]["h2c"].values()))["command"] + "`"]
+    if "locality" in result:
+        lines += ["", "| locality variant | selector | matched/accepted median (min–max) | accepted per run |", "|---|---|---|---|"]
+        for v, e in result["locality"].items():
+            r = e["ratio"]
+            lines.append(f"| {v} | {e['selector']} | {r['median']:.3f} ({r['min']:.3f}–{r['max']:.3f}) | {e['accepted']} |")
+        lines += ["", "Locality command per run: `" + next(iter(result["locality"].values()))["command"] + "`"]
     lines += ["", "Command per run: `" + next(iter(next(iter(result['endpoints'].values())).values()))["command"] + "`", ""]
     with open(os.path.join(a.out, "transport.md"), "w") as f:
         f.write("\n".join(lines))
