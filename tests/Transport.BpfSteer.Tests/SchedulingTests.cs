@@ -26,7 +26,7 @@ public class SchedulingTests
         {
             // The pause lets Kestrel finish the previous request and wait in ReadAsync before the next one arrives.
             await Task.Delay(100);
-            lines.Add(await GetAsync(client, "/thread"));
+            lines.Add(await RawHttp.GetAsync(client, "/thread"));
         }
         foreach (var line in lines.Skip(1))
         {
@@ -43,29 +43,5 @@ public class SchedulingTests
             }
         }
         app.Errors.AssertNoErrors();
-    }
-
-    private static async Task<string> GetAsync(Socket client, string path)
-    {
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")).DefaultTimeout();
-        var buffer = new byte[4096];
-        var text = new StringBuilder();
-        while (true)
-        {
-            var n = await client.ReceiveAsync(buffer).DefaultTimeout();
-            Assert.True(n > 0);
-            text.Append(Encoding.ASCII.GetString(buffer, 0, n));
-            var s = text.ToString();
-            var headerEnd = s.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            if (headerEnd < 0)
-            {
-                continue;
-            }
-            var length = int.Parse(s.Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)).Split(':')[1]);
-            if (s.Length >= headerEnd + 4 + length)
-            {
-                return s.Substring(headerEnd + 4, length);
-            }
-        }
     }
 }

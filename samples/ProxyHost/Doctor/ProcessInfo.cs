@@ -2,18 +2,9 @@ using System.Globalization;
 
 namespace ProxyHost.Doctor;
 
-/// <summary>What /proc says about this process: effective capabilities and the CPUs it may run on.</summary>
+/// <summary>What /proc says about this process: the CPUs it may run on (capabilities: BpfSteer.Internal.Capabilities).</summary>
 internal static class ProcessInfo
 {
-    public const int CapNetBindService = 10;
-    public const int CapNetAdmin = 12;
-    public const int CapSysAdmin = 21;
-    public const int CapBpf = 39;
-
-    public static bool HasCapability(int capability) => (StatusField("CapEff:") is { } hex
-        && ulong.TryParse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var mask)
-        && (mask & (1UL << capability)) != 0);
-
     /// <summary>The CPUs in this process's affinity mask (honours taskset and cgroup cpusets), e.g. {0, 1}.</summary>
     public static SortedSet<int> AllowedCpus()
     {

@@ -81,7 +81,7 @@ internal static class SystemChecks
         {
             return DoctorCheck.Ok("capability", $"No listen port below {start} (net.ipv4.ip_unprivileged_port_start): CAP_NET_BIND_SERVICE not needed.");
         }
-        return ProcessInfo.HasCapability(ProcessInfo.CapNetBindService)
+        return BpfSteer.Internal.Capabilities.Has(BpfSteer.Internal.Capabilities.CAP_NET_BIND_SERVICE)
             ? DoctorCheck.Ok("capability", $"CAP_NET_BIND_SERVICE is in the effective set: ports {string.Join(", ", low)} can be bound.")
             : DoctorCheck.Fail("capability", $"Ports {string.Join(", ", low)} are below {start} and CAP_NET_BIND_SERVICE is missing: binding them fails.",
                 "Run as root, or systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE, or use ports >= 1024.");

@@ -54,7 +54,6 @@ internal sealed unsafe partial class SockmapConnection
         public bool SourceEof;        // recv(source) returned 0
         public bool RdHup;            // RDHUP/HUP seen, recv not yet 0
         public bool DestinationShut;  // shutdown(destination, SHUT_WR) done
-        public long EofSince;
     }
 
     private ConnSlot* Slot(int d) => _engine.Slot(Index * 2 + d);
@@ -130,7 +129,7 @@ internal sealed unsafe partial class SockmapConnection
             // Propagate the FIN now rather than at the next tick: short connections close at network speed.
             if (!IsFinished && _dirs[side].SourceEof)
             {
-                TryPropagateEof(side, Environment.TickCount64);
+                TryPropagateEof(side);
             }
             if (!IsFinished && _dirs[0].DestinationShut && _dirs[1].DestinationShut)
             {
@@ -198,7 +197,7 @@ internal sealed unsafe partial class SockmapConnection
         }
         if (dir.SourceEof && !IsFinished)
         {
-            hot |= TryPropagateEof(d, now);
+            hot |= TryPropagateEof(d);
         }
         return hot;
     }
@@ -207,7 +206,7 @@ internal sealed unsafe partial class SockmapConnection
     /// Rule 3: after recv(source) == 0, shut the destination down for writing only once every redirected byte has
     /// reached its send queue. Returns true while still waiting.
     /// </summary>
-    private bool TryPropagateEof(int d, long now)
+    private bool TryPropagateEof(int d)
     {
         var dir = _dirs[d];
         if (dir.DestinationShut)
@@ -219,10 +218,6 @@ internal sealed unsafe partial class SockmapConnection
             NativeSocket.TryShutdown(_sockets[1 - d].SafeHandle, SHUT_WR);
             dir.DestinationShut = true;
             return false;
-        }
-        if (dir.EofSince == 0)
-        {
-            dir.EofSince = now;
         }
         return true;
     }
