@@ -51,7 +51,9 @@ public sealed class AffinityTests(ForwarderFixture fixture)
             PinnedThread.RunAsync(0, () => PathChoiceTests.PingPong(c.Backend, 500))).WithTimeout(TimeSpan.FromSeconds(60));
         var after = fixture.Forwarder.GetRouteStats(15).VerdictRunsPerCpuClientToBackend;
         var delta = after.Select((v, i) => v - before[i]).ToArray();
-        // Without the redirect-CPU kfunc the verdict runs where the client's packets are processed: the sender's CPU.
-        Assert.True(delta[1] >= 0.9 * delta.Sum() && delta.Sum() >= 400, string.Join(",", delta));
+        // Without the redirect-CPU kfunc the verdict runs where the client's packets are processed: mostly the sender's
+        // CPU. Segments that arrive while the engine thread (unpinned) holds the socket lock for its TCP_INFO/SIOCOUTQ
+        // reads are processed from the socket backlog on that thread's CPU instead: 14% of runs in one CI run.
+        Assert.True(delta[1] >= 0.75 * delta.Sum() && delta.Sum() >= 400, string.Join(",", delta));
     }
 }
