@@ -36,7 +36,7 @@ internal static class ForwarderApp
         return 2;
     }
 
-    private static Dictionary<string, List<string>> Parse(string[] args)
+    internal static Dictionary<string, List<string>> Parse(string[] args)
     {
         var map = new Dictionary<string, List<string>>();
         for (var i = 0; i + 1 < args.Length; i += 2)

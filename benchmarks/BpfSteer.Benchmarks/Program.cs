@@ -3,4 +3,8 @@ if (args.Length > 0 && args[0] == "forwarder")
 {
     return await BpfSteer.Benchmarks.ForwarderApp.RunAsync(args[1..]);
 }
+if (args.Length > 0 && args[0] == "park-stress")
+{
+    return BpfSteer.Benchmarks.ParkStress.Run(BpfSteer.Benchmarks.ForwarderApp.Parse(args[1..]));
+}
 return 0;
