@@ -44,6 +44,11 @@ struct conn_slot {
 	__u64 peer_base;     /* U: the peer's tcpi_bytes_acked + SIOCOUTQ at pairing */
 	__u32 parked;        /* K: 1 while parking */
 	__u32 last_cpu;      /* K: CPU of the latest verdict run */
+	__u64 trimmed;       /* K: retransmitted bytes cut from skb heads (already forwarded once) */
+	__u32 next_seq;      /* K: TCP sequence number of the next byte not yet seen by the verdict */
+	__u32 seq_known;     /* K: 1 once next_seq is set (first verdict run) */
+	__u32 overlaps;      /* K: skbs that began before next_seq (a retransmission overlapping seen bytes) */
+	__u32 trim_failed;   /* K: overlaps that could not be cut: the connection must be reset, not corrupted */
 };
 
 /* Per route and per CPU (a PERCPU_ARRAY indexed by route). */

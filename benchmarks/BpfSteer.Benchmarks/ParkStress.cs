@@ -48,6 +48,7 @@ internal static class ParkStress
             {
                 *(ulong*)forwarder.Engine!.Trace.Element<byte>(0) = 0;
             }
+            var before = TcpCounters();
             var runClock = Stopwatch.StartNew();
             var (result, lengths) = OneRun(forwarder, patterns, received, maxQueued);
             var ok = true;
@@ -72,7 +73,10 @@ internal static class ParkStress
             var parkedWritten = chunks.Where(c => c.Written).GroupBy(c => c.Dir).ToDictionary(g => g.Key, g => g.Sum(c => (long)c.Len));
             var conn = chunks.IsEmpty ? -1 : chunks.First().Conn;
             var slots = conn < 0 ? "" : string.Join(" ", Enumerable.Range(0, 2).Select(d => SlotText(forwarder, conn, d)));
-            Console.WriteLine($"run {run}: {(ok ? "ok" : "FAIL")} {runClock.Elapsed.TotalSeconds:F1}s c2b={result.BytesClientToBackend} b2c={result.BytesBackendToClient} {result.CloseReason} " +
+            var after = TcpCounters();
+            var tcp = string.Join(" ", new[] { "RetransSegs", "TCPDSACKOldSent", "TCPDSACKOfoSent", "TCPLossProbes", "TCPTimeouts", "TCPRcvQDrop", "TCPZeroWindowDrop", "TCPBacklogCoalesce" }
+                .Select(k => $"{k}={after.GetValueOrDefault(k) - before.GetValueOrDefault(k)}"));
+            Console.WriteLine($"run {run}: {(ok ? "ok" : "FAIL")} {tcp} {runClock.Elapsed.TotalSeconds:F1}s c2b={result.BytesClientToBackend} b2c={result.BytesBackendToClient} {result.CloseReason} " +
                 $"userWritten c2b={parkedWritten.GetValueOrDefault(0)} b2c={parkedWritten.GetValueOrDefault(1)} {slots}");
             if (!ok)
             {
@@ -93,10 +97,33 @@ internal static class ParkStress
         return failures == 0 ? 0 : 1;
     }
 
+    /// <summary>Kernel-wide TCP counters (/proc/net/snmp Tcp, /proc/net/netstat TcpExt), by name.</summary>
+    private static Dictionary<string, long> TcpCounters()
+    {
+        var result = new Dictionary<string, long>();
+        foreach (var file in new[] { "/proc/net/snmp", "/proc/net/netstat" })
+        {
+            var lines = File.ReadAllLines(file);
+            for (var i = 0; i + 1 < lines.Length; i += 2)
+            {
+                var names = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var values = lines[i + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (names[0] is "Tcp:" or "TcpExt:")
+                {
+                    for (var k = 1; k < names.Length && k < values.Length; k++)
+                    {
+                        result[names[k]] = long.TryParse(values[k], out var v) ? v : 0;
+                    }
+                }
+            }
+        }
+        return result;
+    }
+
     private static unsafe string SlotText(DataPathForwarder forwarder, int conn, int d)
     {
         var s = forwarder.Engine!.Slot(conn * 2 + d);
-        return $"[d{d} red={s->Redirected} passed={s->Passed} cons={s->Consumed} parks={s->Parks} verdicts={s->Verdicts}]";
+        return $"[d{d} red={s->Redirected} passed={s->Passed} cons={s->Consumed} parks={s->Parks} verdicts={s->Verdicts} overlaps={s->Overlaps} trimmed={s->Trimmed} trimFailed={s->TrimFailed}]";
     }
 
     private static (ForwardingResult Result, long[] Lengths) OneRun(DataPathForwarder forwarder, byte[][] patterns, byte[][] received, long maxQueued)
@@ -228,7 +255,7 @@ internal static class ParkStress
             {
                 continue;
             }
-            var name = action switch { 1 => "redirect", 2 => "park", 3 => "fin-drop", 4 => "unpark+redirect", 5 => "park-start", _ => "?" };
+            var name = action switch { 1 => "redirect", 2 => "park", 3 => "fin-drop", 4 => "unpark+redirect", 5 => "park-start", 6 => "seen-drop", 7 => "trim-failed", _ => "?" };
             lines.Add($"      #{i} t={(ns - t0) / 1000.0:F0}us cpu{cpu} {name} off={off} len={len} aux={aux}");
         }
         return lines;

@@ -20,4 +20,9 @@ internal struct ConnSlot
     public ulong PeerBase;     // U
     public uint Parked;        // K
     public uint LastCpu;       // K
+    public ulong Trimmed;      // K: retransmitted bytes cut from skb heads (see cut_seen_head in the BPF source)
+    public uint NextSeq;       // K
+    public uint SeqKnown;      // K
+    public uint Overlaps;      // K
+    public uint TrimFailed;    // K: non-zero = bytes were dropped, the connection must be reset
 }
