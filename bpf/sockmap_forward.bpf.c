@@ -63,43 +63,6 @@ struct {
 	__type(value, struct route_stats);
 } route_stats SEC(".maps");
 
-/* TEMPORARY diagnosis ring (park-stress): one event per verdict run; element 0's w0 is the next index. */
-struct trace_ev {
-	__u64 w0, w1, ns, aux;
-	__u32 len, cpu, slot, action;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct trace_ev);
-} trace SEC(".maps");
-
-static __always_inline void trace_ev(struct __sk_buff *skb, __u32 slot, __u32 action, __u64 aux)
-{
-	__u32 zero = 0;
-	struct trace_ev *head = bpf_map_lookup_elem(&trace, &zero);
-	if (!head)
-		return;
-	__u32 i = (__u32)__sync_fetch_and_add(&head->w0, 1) % 65535 + 1;
-	struct trace_ev *e = bpf_map_lookup_elem(&trace, &i);
-	if (!e)
-		return;
-	__u64 w[2] = {};
-	if (skb->len >= 16)
-		bpf_skb_load_bytes(skb, 0, w, 16);
-	e->w0 = w[0];
-	e->w1 = w[1];
-	e->ns = bpf_ktime_get_ns();
-	e->aux = aux;
-	e->len = skb->len;
-	e->cpu = bpf_get_smp_processor_id();
-	e->slot = slot;
-	e->action = action;
-}
-
 /* Verdict runs on one socket are serialized (socket lock), so plain stores to `parked` cannot race. */
 static __always_inline int park(struct conn_slot *slot, struct route_stats *stats, __u32 len)
 {
@@ -207,17 +170,12 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measu
 	 * verdict parks (SK_PASS) is dropped or stranded. The FIN carries no byte and user space propagates it
 	 * with shutdown() (KERNEL-NOTES 2), so drop it here.
 	 */
-	if (len == 0) {
-		trace_ev(skb, key, 3, 0);
+	if (len == 0)
 		return SK_DROP;
-	}
 	if (measure) {
 		int cut = cut_seen_head(skb, slot, &cookie);
-		if (cut) {
-			/* 1: the whole skb was seen before; -1: the seen head could not be cut (user space resets). */
-			trace_ev(skb, key, cut > 0 ? 6 : 7, 0);
+		if (cut) /* 1: the whole skb was seen before; -1: its seen head could not be cut (user space resets) */
 			return SK_DROP;
-		}
 		len = skb->len;
 	}
 	slot->last_cpu = bpf_get_smp_processor_id();
@@ -226,24 +184,17 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measu
 
 	if (slot->parked) {
 		/* Resume only once user space has written every parked byte: order is kept. */
-		if (slot->consumed != slot->passed) {
-			trace_ev(skb, key, 2, slot->passed);
+		if (slot->consumed != slot->passed)
 			return park(slot, stats, len);
-		}
 		slot->parked = 0;
-		trace_ev(skb, key, 4, slot->redirected);
 	} else if (slot->high_mark && slot->redirected - slot->written >= slot->high_mark) {
 		if (measure)
 			measure_written(conn, slot);
 		if (slot->redirected - slot->written >= slot->high_mark) {
 			slot->parked = 1;
 			__sync_fetch_and_add(&slot->parks, 1);
-			trace_ev(skb, key, 5, slot->passed);
 			return park(slot, stats, len);
 		}
-		trace_ev(skb, key, 1, slot->redirected);
-	} else {
-		trace_ev(skb, key, 1, slot->redirected);
 	}
 
 #ifdef BPFSTEER_REDIRECT_CPU

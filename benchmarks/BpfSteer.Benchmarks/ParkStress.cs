@@ -44,10 +44,6 @@ internal static class ParkStress
         for (var run = 1; run <= runs; run++)
         {
             chunks.Clear();
-            unsafe
-            {
-                *(ulong*)forwarder.Engine!.Trace.Element<byte>(0) = 0;
-            }
             var before = TcpCounters();
             var runClock = Stopwatch.StartNew();
             var (result, lengths) = OneRun(forwarder, patterns, received, maxQueued);
@@ -63,12 +59,8 @@ internal static class ParkStress
                 }
                 ok = false;
                 lines.Add($"  dir {d}: received {n} bytes, expected {size} (diff {n - size})");
-                var segs = Segments(received[d].AsSpan(0, (int)Math.Min(n, received[d].Length)), patterns, out var dupSrc);
+                var segs = Segments(received[d].AsSpan(0, (int)Math.Min(n, received[d].Length)), patterns);
                 lines.AddRange(segs.Select(s => "    " + s));
-                if (dupSrc >= 0 && !chunks.IsEmpty)
-                {
-                    lines.AddRange(TraceNear(forwarder, chunks.First().Conn * 2 + d, d, dupSrc));
-                }
             }
             var parkedWritten = chunks.Where(c => c.Written).GroupBy(c => c.Dir).ToDictionary(g => g.Key, g => g.Sum(c => (long)c.Len));
             var conn = chunks.IsEmpty ? -1 : chunks.First().Conn;
@@ -226,44 +218,8 @@ internal static class ParkStress
     }
 
     /// <summary>Splits a received stream into runs that match some place of either pattern: (position, source, length).</summary>
-    private static unsafe List<string> TraceNear(DataPathForwarder forwarder, int slot, int dir, long dupSrc)
+    private static List<string> Segments(ReadOnlySpan<byte> got, byte[][] patterns)
     {
-        var trace = forwarder.Engine!.Trace;
-        var count = (long)*(ulong*)trace.Element<byte>(0);
-        var lines = new List<string> { $"    verdict trace (slot {slot}, {count} events), skbs within 300 KB of {dupSrc}:" };
-        ulong t0 = 0;
-        for (var i = 1; i <= Math.Min(count, 65535); i++)
-        {
-            var e = trace.Element<byte>(i);
-            var w = new ReadOnlySpan<byte>(e, 16);
-            var ns = *(ulong*)(e + 16);
-            var aux = *(ulong*)(e + 24);
-            var len = *(uint*)(e + 32);
-            var cpu = *(uint*)(e + 36);
-            var s = *(uint*)(e + 40);
-            var action = *(uint*)(e + 44);
-            if (t0 == 0)
-            {
-                t0 = ns;
-            }
-            if (s != slot)
-            {
-                continue;
-            }
-            var off = Locate(w, dir);
-            if (off >= 0 && Math.Abs(off - dupSrc) > 300_000)
-            {
-                continue;
-            }
-            var name = action switch { 1 => "redirect", 2 => "park", 3 => "fin-drop", 4 => "unpark+redirect", 5 => "park-start", 6 => "seen-drop", 7 => "trim-failed", _ => "?" };
-            lines.Add($"      #{i} t={(ns - t0) / 1000.0:F0}us cpu{cpu} {name} off={off} len={len} aux={aux}");
-        }
-        return lines;
-    }
-
-    private static List<string> Segments(ReadOnlySpan<byte> got, byte[][] patterns, out long dupSrc)
-    {
-        dupSrc = -1;
         var result = new List<string>();
         long pos = 0;
         for (var i = 0; i < 8 && pos < got.Length; i++)
@@ -289,10 +245,6 @@ internal static class ParkStress
             var pattern = patterns[dir].AsSpan((int)src);
             var len = span.CommonPrefixLength(pattern);
             result.Add($"at {pos}: {len} bytes = dir {dir} [{src}, {src + len})" + (src != pos ? $"  <-- expected offset {pos}" : ""));
-            if (src != pos && dupSrc < 0)
-            {
-                dupSrc = src;
-            }
             if (len == 0)
             {
                 break;

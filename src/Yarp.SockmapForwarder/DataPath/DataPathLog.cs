@@ -25,4 +25,7 @@ internal static partial class DataPathLog
 
     [LoggerMessage(4106, LogLevel.Debug, "Route '{RouteId}': connection ended on {Path}: {CloseReason}, {ClientToBackend} bytes to the backend, {BackendToClient} bytes to the client.")]
     public static partial void ConnectionEnded(ILogger logger, string routeId, string path, string closeReason, long clientToBackend, long backendToClient);
+
+    [LoggerMessage(4107, LogLevel.Error, "Route '{RouteId}': a retransmitted segment overlapped forwarded bytes and its head could not be cut ({Direction}); the connection is reset rather than corrupted.")]
+    public static partial void OverlapNotCut(ILogger logger, string routeId, string direction);
 }

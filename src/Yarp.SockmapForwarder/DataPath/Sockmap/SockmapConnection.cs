@@ -179,6 +179,14 @@ internal sealed unsafe partial class SockmapConnection
             dir.LastPassed = passed;
             _lastActivity = now;
         }
+        if (Volatile.Read(ref slot->TrimFailed) != 0)
+        {
+            // The verdict dropped an skb whose already-forwarded head it could not cut (see cut_seen_head): bytes are
+            // missing from this direction, so the stream must not continue as if nothing happened.
+            DataPathLog.OverlapNotCut(_engine.Logger, _request.RouteId, d == 0 ? "client to backend" : "backend to client");
+            Finish(d == 0 ? "client-overlap-reset" : "backend-overlap-reset", resetBoth: true);
+            return false;
+        }
         if (dir.DestinationShut)
         {
             return false;

@@ -51,7 +51,6 @@ internal sealed unsafe class SockmapEngine : IDisposable
         Conns = obj.Map("conns");
         RouteStatsMap = obj.Map("route_stats");
         _slots = MappedBpfArray.Map(obj.Map("slots"), sizeof(ConnSlot), capacity * 2);
-        Trace = MappedBpfArray.Map(obj.Map("trace"), 48, 65536);
         _byIndex = new SockmapConnection?[capacity];
         for (var i = 0; i < capacity; i++)
         {
@@ -78,9 +77,6 @@ internal sealed unsafe class SockmapEngine : IDisposable
     public bool MeasuresInVerdict { get; }
 
     public int PossibleCpus { get; }
-
-    /// <summary>TEMPORARY diagnosis ring (bpf trace map).</summary>
-    internal MappedBpfArray Trace { get; }
 
     public ILogger Logger { get; }
 
