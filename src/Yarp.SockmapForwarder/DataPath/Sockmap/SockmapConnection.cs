@@ -124,7 +124,10 @@ internal sealed unsafe partial class SockmapConnection
         }
         if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLIN)) != 0)
         {
-            _dirs[side].RdHup = true;
+            // EPOLLIN: parked bytes reached the receive path (redirected bytes do not make the socket readable, so
+            // this costs nothing while the verdict redirects). Writing them at once, not at the next tick, is what
+            // lets user space catch up (consumed == passed) so the verdict can resume redirecting.
+            _dirs[side].RdHup |= (events & (EPOLLRDHUP | EPOLLHUP)) != 0;
             ReadSource(side);
             // Propagate the FIN now rather than at the next tick: short connections close at network speed.
             if (!IsFinished && _dirs[side].SourceEof)

@@ -178,7 +178,7 @@ internal sealed unsafe class SockmapEngine : IDisposable
     }
 
     public void Watch(SockmapConnection connection, int side, SafeHandle socket)
-        => _epoll.Add(socket, EPOLLRDHUP | EPOLLET, ((ulong)connection.Index << 1) | (uint)side);
+        => _epoll.Add(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, ((ulong)connection.Index << 1) | (uint)side);
 
     public void Unwatch(SafeHandle socket) => _epoll.Remove(socket);
 
