@@ -30,4 +30,8 @@ internal sealed class DataPathForwarderOptions
     /// <summary>How long an Auto route stays on user space after the placement rule saw both directions' verdicts on one CPU.</summary>
     /// <remarks>Defaults to 10 seconds.</remarks>
     public TimeSpan PlacementHold { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Per-route CPU affinity of the sockmap path through Receive Flow Steering (see <see cref="Steering.RfsSteeringOptions"/>).</summary>
+    /// <remarks>Defaults to a new <see cref="Steering.RfsSteeringOptions"/> (steering off).</remarks>
+    public Steering.RfsSteeringOptions Steering { get; set; } = new();
 }
