@@ -28,6 +28,9 @@ internal sealed partial class DataPathForwarder
         };
     }
 
+    /// <summary>RFS flow records made so far by the steering threads (0 when steering is off).</summary>
+    public long SteeringRecords => _rfs.Records;
+
     /// <summary>Runs the Auto placement rule for a route now instead of at its next one-second look (tests, status).</summary>
     public void EvaluatePlacement(int routeIndex)
     {
