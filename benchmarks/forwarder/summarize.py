@@ -27,7 +27,7 @@ METRICS = {  # metric: (label, unit, higher is better)
 }
 PAIRS = [("SockmapRoute", "Direct"), ("SockmapRoute", "HAProxy"), ("SockmapRoute", "Nginx"), ("SockmapRoute", "UserSpaceRoute"),
          ("UserSpaceRoute", "Direct"), ("UserSpaceRoute", "HAProxy"), ("HAProxy", "Direct"), ("Nginx", "Direct"),
-         ("AutoRoute", "UserSpaceRoute"), ("AutoRoute", "SockmapRoute")]
+         ("AutoRoute", "UserSpaceRoute"), ("AutoRoute", "SockmapRoute"), ("SockmapRfs", "SockmapUnbounded")]
 GOALS = {("iperf1_gbps", "SockmapRoute", "Direct"): {"minRatio": 0.9},
          ("iperf1_gbps", "SockmapRoute", "HAProxy"): {"minRatio": 1.8},
          ("p99_us", "SockmapRoute", "HAProxy"): {"maxRatio": 1.0}}
@@ -61,7 +61,7 @@ for placement in ("spread", "onecpu"):
     md.append("\nSender vs receiver speed of the same 1-stream run (the seed's send/receive measurement; 1.0 = no queue build-up):\n")
     md.append("| subject | send Gbit/s | receive Gbit/s | send/receive |")
     md.append("|---|---|---|---|")
-    for subject in ("Direct", "SockmapRoute", "SockmapUnbounded", "UserSpaceRoute", "AutoRoute", "HAProxy", "Nginx"):
+    for subject in ("Direct", "SockmapRoute", "SockmapUnbounded", "SockmapRfs", "UserSpaceRoute", "AutoRoute", "HAProxy", "Nginx"):
         snd, rcv = values.get((placement, subject, "send_gbps")), values.get((placement, subject, "recv_gbps"))
         if not snd or not rcv:
             continue
@@ -70,11 +70,16 @@ for placement in ("spread", "onecpu"):
         results.append({"scenario": f"seed send vs receive, {placement}", "metric": "send/receive speed", "unit": "Gbit/s",
                         "higherIsBetter": False, "subject": f"{subject} send", "subjectValues": snd,
                         "peer": f"{subject} receive", "peerValues": rcv, "command": "benchmarks/forwarder/run.sh --" + mode})
+    su, sr = values.get((placement, "SockmapUnbounded", "iperf1_gbps")), values.get((placement, "SockmapRfs", "iperf1_gbps"))
+    if su and sr:
+        md.append(f"\nRFS steering to route CPU 1, 1 stream (pairs of adjacent runs): SockmapRfs {fmt(sr)} vs SockmapUnbounded {fmt(su)} Gbit/s, "
+                  f"ratio {fmt([a / b for a, b in zip(sr, su) if b > 0])}\n")
 
 notes = [line.strip() for line in open(notes_path)] if notes_path and __import__("os").path.exists(notes_path) else []
 doc = {"suite": "forwarder", "mode": mode, "command": f"benchmarks/forwarder/run.sh --{mode}",
        "placement": "; ".join(f"{k}: {v}" for k, v in PLACEMENT.items()),
-       "notes": ["SockmapUnbounded = Mode=Sockmap with --max-queued 0 (no parking); AutoRoute = Mode=Auto with AutoAllowsSockmap (placement rule)."] + notes,
+       "notes": ["SockmapUnbounded = Mode=Sockmap with --max-queued 0 (no parking); AutoRoute = Mode=Auto with AutoAllowsSockmap (placement rule); "
+                 "SockmapRfs = SockmapUnbounded plus RFS steering to route CPU 1 (RFS on lo enabled only around its runs), measured right after SockmapUnbounded."] + notes,
        "results": results}
 json.dump(doc, open(out_json, "w"), indent=1)
 with open(out_md, "w") as f:

@@ -78,6 +78,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
                 return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
+            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? options.Cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
                 return new(ForwardingPath.UserSpace, reason);
