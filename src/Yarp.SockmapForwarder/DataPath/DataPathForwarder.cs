@@ -128,6 +128,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         var connection = new SockmapConnection(engine, index, request);
         var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Options.Cpu, out var steeringStatus);
+        RecordSteering(request, steeringStatus); // before the insertion: bytes flow (and stats are read) from then on
         PairOutcome outcome;
         string detail;
         using (steering)
@@ -157,7 +158,6 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         Record(request, path);
         engine.Start(connection);
         using var steered = steering?.Track();
-        RecordSteering(request, steeringStatus);
         using var registration = cancellationToken.Register(() => engine.Abort(connection));
         var result = await connection.Completion.ConfigureAwait(false);
         _counters.AddBytes(request.RouteIndex, connection.UserBytes.ClientToBackend, connection.UserBytes.BackendToClient);

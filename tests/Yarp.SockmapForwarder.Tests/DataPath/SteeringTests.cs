@@ -90,6 +90,47 @@ public sealed class SteeringTests(ForwarderFixture fixture, SteeringFixture stee
         Assert.Equal("none: the route has no CPU", steering.Forwarder.GetRouteStats(route).Steering);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task RecordFlow_FromThreadOnCpu_PeersPacketsProcessedOnThatCpu(int cpu)
+    {
+        // The record alone (no recv on the receiving socket, which would record too): the sender is on the other
+        // CPU, so without the record its packets would be processed there. SO_INCOMING_CPU = the CPU that ran tcp_v4_rcv.
+        var rfs = new RfsConfiguration();
+        try
+        {
+            Assert.Null(rfs.TryConfigure("lo", 32768, 32768));
+            using var pair = BpfSteer.Internal.LoopbackPair.Create();
+            await PinnedThread.RunAsync(1 - cpu, () => pair.Client.Send(new byte[1])).DefaultTimeout();
+            await WaitAvailableAsync(pair.Accepted, 1); // the receiver's sk_rxhash is known from here
+            var recorded = await PinnedThread.RunAsync(cpu, () => BpfSteer.Interop.RfsFlow.TryRecord(pair.Accepted.SafeHandle)).DefaultTimeout();
+            Assert.True(recorded.IsSuccess, recorded.ToString());
+            await PinnedThread.RunAsync(1 - cpu, () =>
+            {
+                for (var i = 0; i < 20; i++)
+                {
+                    pair.Client.Send(new byte[1]);
+                }
+            }).DefaultTimeout();
+            await WaitAvailableAsync(pair.Accepted, 21);
+            Assert.Equal(cpu, BpfSteer.Interop.NativeSocket.GetIncomingCpu(pair.Accepted.SafeHandle));
+        }
+        finally
+        {
+            rfs.Restore();
+        }
+    }
+
+    private static async Task WaitAvailableAsync(Socket socket, int bytes)
+    {
+        for (var i = 0; i < 500 && socket.Available < bytes; i++)
+        {
+            await Task.Delay(10);
+        }
+        Assert.Equal(bytes, socket.Available);
+    }
+
     [Fact]
     public void Options_RefreshIntervalTooShort_ErrorNamesTheSetting()
     {
