@@ -3,6 +3,7 @@
 # nginx `stream`, in one run, in two CPU placements:
 #   spread : client on cpu0, backends (iperf3 -s, echo) on cpu1, proxies unpinned
 #   onecpu : client, backends and proxies all on cpu0 (KERNEL-NOTES 1: sockmap fell to 0.34x direct there)
+#   isolated (RFS steering comparison only): client and backend on cpu0, proxies pinned to cpu1, route CPU 1
 # Metrics: iperf3 1 and 4 streams (Gbit/s), 1 KiB ping-pong p50/p99 (us), new connections/s (1 KiB request and
 # reply per connection), system CPU seconds per GB moved (from /proc/stat during the 1-stream run), and the seed's
 # measurement: sender speed vs receiver speed of the same iperf3 run (a ratio far above 1 means bytes pile up in
@@ -176,6 +177,26 @@ for placement in spread onecpu; do
   cleanup
   for f in sockmap userspace unbounded auto steered; do grep -h "^route\|sockmap not usable" "$work/$f.log" | sed "s/^/  $placement $f: /"; done >>"$work/notes.txt"
 done
+
+# isolated: the seed's set-up for the RFS steering comparison only — client and backend on cpu0, the proxies
+# pinned to their own cpu1, route CPU 1 (without steering the sockmap work stays on the senders' cpu0).
+if (( rfs_ok )); then
+  placement=isolated
+  echo "== placement isolated: client and backend cpu0, proxies cpu1 (SockmapUnbounded vs SockmapRfs only)"
+  start 0 iperf-server iperf3 -s -B 127.0.0.1 -p 7101
+  start 1 unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --route 7601=7101
+  start 1 steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --cpu 1 --steer rfs --route 7801=7101
+  ok=1; for p in 7101 7601 7801; do wait_port $p || ok=0; done
+  if (( ok )); then
+    for rep in $(seq 1 "$reps"); do
+      iperf $placement SockmapUnbounded 1 0
+      rfs_on; iperf $placement SockmapRfs 1 0; rfs_restore
+      echo "  rep $rep done ($(( $(date +%s) - started ))s)"
+    done
+  fi
+  cleanup
+  for f in unbounded steered; do grep -h "^route 0\|sockmap not usable" "$work/$f.log" | sed "s/^/  $placement $f: /"; done >>"$work/notes.txt"
+fi
 
 python3 benchmarks/forwarder/summarize.py "$samples" "$mode" "$work/notes.txt" "$raw/forwarder.json" benchmarks/results/forwarder.md
 echo "== forwarder benchmark done in $(( $(date +%s) - started ))s: $raw/forwarder.json, benchmarks/results/forwarder.md"

@@ -16,7 +16,8 @@ for line in open(samples_path):
     if len(parts) == 4:
         values[(parts[0], parts[1], parts[2])].append(float(parts[3]))
 
-PLACEMENT = {"spread": "client cpu0, backends cpu1, proxies unpinned", "onecpu": "client, backends and proxies all on cpu0"}
+PLACEMENT = {"spread": "client cpu0, backends cpu1, proxies unpinned", "onecpu": "client, backends and proxies all on cpu0",
+             "isolated": "client and backend cpu0, proxies pinned to cpu1 (RFS steering comparison only)"}
 METRICS = {  # metric: (label, unit, higher is better)
     "iperf1_gbps": ("iperf3 1 stream", "Gbit/s", True),
     "iperf4_gbps": ("iperf3 4 streams", "Gbit/s", True),
@@ -39,14 +40,19 @@ def fmt(v):
     return f"{statistics.median(v):.3g} [{min(v):.3g}-{max(v):.3g}]"
 
 
-for placement in ("spread", "onecpu"):
+for placement in ("spread", "onecpu", "isolated"):
+    if not any(k[0] == placement for k in values):
+        continue
     md.append(f"\n### Placement: {PLACEMENT[placement]}\n")
-    md.append("| metric | " + " | ".join(["Direct", "SockmapRoute", "UserSpaceRoute", "HAProxy", "Nginx", "AutoRoute"]) + " |")
-    md.append("|---|" + "---|" * 6)
+    full_table = any(k[0] == placement and k[1] == "Direct" for k in values)  # isolated runs the RFS pair only
+    if full_table:
+        md.append("| metric | " + " | ".join(["Direct", "SockmapRoute", "UserSpaceRoute", "HAProxy", "Nginx", "AutoRoute"]) + " |")
+        md.append("|---|" + "---|" * 6)
     for metric, (label, unit, higher) in METRICS.items():
         row = [fmt(values[(placement, s, metric)]) if values.get((placement, s, metric)) else "-"
                for s in ["Direct", "SockmapRoute", "UserSpaceRoute", "HAProxy", "Nginx", "AutoRoute"]]
-        md.append(f"| {label} ({unit}) | " + " | ".join(row) + " |")
+        if full_table:
+            md.append(f"| {label} ({unit}) | " + " | ".join(row) + " |")
         for subject, peer in PAIRS:
             sv, pv = values.get((placement, subject, metric)), values.get((placement, peer, metric))
             if not sv or not pv:
