@@ -28,7 +28,7 @@ REPS=${REPS:-3}
 CPUS=${CPUS:-0,1}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION=${DURATION:-15s}; WARMUP=${WARMUP:-5s}; fi
+if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION=${DURATION:-10s}; WARMUP=${WARMUP:-3s}; fi
 PORT=${PORT:-5099}
 VARIANTS=(${VARIANTS:-sockets bpfsteer-inline bpfsteer-threadpool bpfsteer-ebpf})
 ENDPOINTS=(plaintext json)
