@@ -19,7 +19,7 @@ root=$(pwd)
 
 case "${1:---quick}" in
   --quick) mode=quick; secs=1; reps=3; pings=1000; connsecs=0.3 ;;
-  --full)  mode=full;  secs=10; reps=5; pings=20000; connsecs=5 ;;
+  --full)  mode=full;  secs=5; reps=3; pings=20000; connsecs=3 ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
 
