@@ -10,7 +10,7 @@ namespace BpfSteer.Benchmarks;
 /// <summary>
 /// Tools for benchmarks/forwarder/run.sh, driving <see cref="DataPathForwarder"/> directly (no YARP config):
 ///   proxy --route LISTEN=BACKEND [--route ...] --mode Sockmap|UserSpace|Auto [--max-queued BYTES] [--cpu N]
-///         [--steer rfs|none] [--configure-rfs true]   RFS steering of sockmap connections to the route CPU
+///         [--steer rfs|none] [--configure-rfs true] [--steer-refresh SECONDS]   RFS steering to the route CPU
 ///   echo --listen PORT                      echo server (ping-pong and new-connection backends)
 ///   pingpong --target PORT --count N --size BYTES         prints {"p50_us":..,"p99_us":..}
 ///   connrate --target PORT --seconds S --size BYTES --parallel N   prints {"conns_per_sec":..}
@@ -60,10 +60,11 @@ internal static class ForwarderApp
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Information));
         var steer = options.TryGetValue("steer", out var st) && st[0] == "rfs";
         var configureRfs = options.TryGetValue("configure-rfs", out var cr) && bool.Parse(cr[0]);
+        var refresh = options.TryGetValue("steer-refresh", out var rf) ? TimeSpan.FromSeconds(double.Parse(rf[0], System.Globalization.CultureInfo.InvariantCulture)) : TimeSpan.FromSeconds(1);
         using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions
         {
             AutoAllowsSockmap = true,
-            Steering = new Yarp.SockmapForwarder.DataPath.Steering.RfsSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs },
+            Steering = new Yarp.SockmapForwarder.DataPath.Steering.RfsSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
         });
         if (mode != TcpForwarderMode.UserSpace && !forwarder.SockmapUsable)
         {
