@@ -122,6 +122,28 @@ public sealed class SteeringTests(ForwarderFixture fixture, SteeringFixture stee
         }
     }
 
+    [Fact]
+    public async Task RecordFlow_ConnectingSocketBeforeAnyData_PeersPacketsProcessedOnRecordingCpu()
+    {
+        // The proxy's backend socket is the connecting side and may have received nothing but the SYN-ACK when it is
+        // paired: its receive hash must already be known then for the pairing record to steer the backend's packets.
+        var rfs = new RfsConfiguration();
+        try
+        {
+            Assert.Null(rfs.TryConfigure("lo", 32768, 32768));
+            using var pair = BpfSteer.Internal.LoopbackPair.Create(); // Client connected; nothing sent either way
+            var recorded = await PinnedThread.RunAsync(1, () => BpfSteer.Interop.RfsFlow.TryRecord(pair.Client.SafeHandle)).DefaultTimeout();
+            Assert.True(recorded.IsSuccess, recorded.ToString());
+            await PinnedThread.RunAsync(0, () => pair.Accepted.Send(new byte[1])).DefaultTimeout();
+            await WaitAvailableAsync(pair.Client, 1);
+            Assert.Equal(1, BpfSteer.Interop.NativeSocket.GetIncomingCpu(pair.Client.SafeHandle));
+        }
+        finally
+        {
+            rfs.Restore();
+        }
+    }
+
     private static async Task WaitAvailableAsync(Socket socket, int bytes)
     {
         for (var i = 0; i < 500 && socket.Available < bytes; i++)

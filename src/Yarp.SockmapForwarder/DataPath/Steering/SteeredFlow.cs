@@ -5,8 +5,9 @@ namespace Yarp.SockmapForwarder.DataPath.Steering;
 /// <summary>One sockmap connection's two proxy sockets, recorded by a <see cref="FlowRecorder"/> until disposed.</summary>
 internal sealed class SteeredFlow : IDisposable
 {
-    // After the pairing record: the backend socket's receive hash exists only once it has received a packet
-    // (the hash of a socket that received nothing is 0), so record again soon, then every refresh interval.
+    // After the pairing record, record again soon, then every refresh interval: cheap insurance against an early
+    // overwrite (a read by the engine thread on another CPU records there). The hashes themselves are known at
+    // pairing: a connecting socket has its receive hash from the SYN-ACK (tested), an accepted one from the handshake.
     private static readonly long[] FirstDelaysMs = [10, 50, 250];
 
     private volatile bool _done;
