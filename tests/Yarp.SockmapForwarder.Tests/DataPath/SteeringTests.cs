@@ -158,7 +158,7 @@ public sealed class SteeringTests(ForwarderFixture fixture, SteeringFixture stee
     {
         var options = new RfsSteeringOptions { Enabled = true, RefreshInterval = TimeSpan.FromMilliseconds(1) };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
-        Assert.Contains("Steering.RefreshInterval", ex.Message);
+        Assert.Contains("BpfSteer:Forwarder:Steering:RefreshInterval", ex.Message);
     }
 
     /// <summary>Pairs, then 64-byte ping-pong with both peers pinned to CPU 0; the per-CPU verdict deltas of each direction.</summary>

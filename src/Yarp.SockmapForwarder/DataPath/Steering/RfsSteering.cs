@@ -48,7 +48,7 @@ internal sealed class RfsSteering : IDisposable
     {
         if (!_options.Enabled)
         {
-            status = "none: disabled (Steering.Enabled = false)";
+            status = "none: disabled (BpfSteer:Forwarder:Steering:Enabled = false)";
             return null;
         }
         if (cpu is not int routeCpu)

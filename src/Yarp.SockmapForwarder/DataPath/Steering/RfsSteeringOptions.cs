@@ -44,15 +44,15 @@ internal sealed class RfsSteeringOptions
     {
         if (SockFlowEntries <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(SockFlowEntries), $"Steering.SockFlowEntries must be positive; '{SockFlowEntries}' was set.");
+            throw new ArgumentOutOfRangeException(nameof(SockFlowEntries), $"BpfSteer:Forwarder:Steering:SockFlowEntries must be positive; '{SockFlowEntries}' was set.");
         }
         if (FlowCountPerQueue <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(FlowCountPerQueue), $"Steering.FlowCountPerQueue must be positive; '{FlowCountPerQueue}' was set.");
+            throw new ArgumentOutOfRangeException(nameof(FlowCountPerQueue), $"BpfSteer:Forwarder:Steering:FlowCountPerQueue must be positive; '{FlowCountPerQueue}' was set.");
         }
         if (RefreshInterval < TimeSpan.FromMilliseconds(10) || RefreshInterval > TimeSpan.FromHours(1))
         {
-            throw new ArgumentOutOfRangeException(nameof(RefreshInterval), $"Steering.RefreshInterval must be between 10 ms and 1 hour; '{RefreshInterval}' was set.");
+            throw new ArgumentOutOfRangeException(nameof(RefreshInterval), $"BpfSteer:Forwarder:Steering:RefreshInterval must be between 10 ms and 1 hour; '{RefreshInterval}' was set.");
         }
     }
 }
