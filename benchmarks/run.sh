@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 case "${1:---quick}" in
   # Budgets are a safety net against a hung suite, not the target: on a quiet machine quick mode ends well inside them.
   --quick) mode=--quick; budgets=(transport:130 forwarder:130 scaling:90) ;;
-  --full)  mode=--full;  budgets=(transport:3600 forwarder:3600 scaling:1800) ;;
+  --full)  mode=--full;  budgets=(transport:1200 forwarder:1500 scaling:1200) ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
 

@@ -10,6 +10,7 @@ namespace BpfSteer.Benchmarks;
 /// <summary>
 /// Tools for benchmarks/forwarder/run.sh, driving <see cref="DataPathForwarder"/> directly (no YARP config):
 ///   proxy --route LISTEN=BACKEND [--route ...] --mode Sockmap|UserSpace|Auto [--max-queued BYTES] [--cpu N]
+///         [--steer rfs|none] [--configure-rfs true] [--steer-refresh SECONDS]   RFS steering to the route CPU
 ///   echo --listen PORT                      echo server (ping-pong and new-connection backends)
 ///   pingpong --target PORT --count N --size BYTES         prints {"p50_us":..,"p99_us":..}
 ///   connrate --target PORT --seconds S --size BYTES --parallel N   prints {"conns_per_sec":..}
@@ -57,7 +58,14 @@ internal static class ForwarderApp
         var maxQueued = options.TryGetValue("max-queued", out var mq) ? long.Parse(mq[0]) : 4L << 20;
         int? cpu = options.TryGetValue("cpu", out var c) ? int.Parse(c[0]) : null;
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Information));
-        using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions { AutoAllowsSockmap = true });
+        var steer = options.TryGetValue("steer", out var st) && st[0] == "rfs";
+        var configureRfs = options.TryGetValue("configure-rfs", out var cr) && bool.Parse(cr[0]);
+        var refresh = options.TryGetValue("steer-refresh", out var rf) ? TimeSpan.FromSeconds(double.Parse(rf[0], System.Globalization.CultureInfo.InvariantCulture)) : TimeSpan.FromSeconds(1);
+        using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions
+        {
+            AutoAllowsSockmap = true,
+            Steering = new Yarp.SockmapForwarder.DataPath.Steering.RfsSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
+        });
         if (mode != TcpForwarderMode.UserSpace && !forwarder.SockmapUsable)
         {
             Console.Error.WriteLine("sockmap not usable: " + forwarder.SockmapDetail);
@@ -89,7 +97,7 @@ internal static class ForwarderApp
             for (var r = 0; r < routes; r++)
             {
                 var s = forwarder.GetRouteStats(r);
-                Console.WriteLine($"route {r}: path {s.Path} ({s.PathReason}); requested cpu {(cpu?.ToString() ?? "none")}; bytes c2b {s.BytesClientToBackend} b2c {s.BytesBackendToClient}; " +
+                Console.WriteLine($"route {r}: path {s.Path} ({s.PathReason}); requested cpu {(cpu?.ToString() ?? "none")}; steering {s.Steering}; bytes c2b {s.BytesClientToBackend} b2c {s.BytesBackendToClient}; " +
                     $"parked {s.ParkedBytes}; connections sockmap {s.SockmapConnections} user-space {s.UserSpaceConnections}; " +
                     $"verdict runs per cpu c2b [{string.Join(",", s.VerdictRunsPerCpuClientToBackend)}] b2c [{string.Join(",", s.VerdictRunsPerCpuBackendToClient)}]");
             }

@@ -80,8 +80,10 @@ def adapt_transport(doc):
                 continue
             for metric, key, unit, higher, goal in (
                     ("requests/s", "rps", "req/s", True, {"minRatio": targets["rps_ratio_min"]} if "rps_ratio_min" in targets else None),
-                    ("p99 latency", "p99_ms", "ms", False, {"maxRatio": targets["p99_ratio_max"]} if "p99_ratio_max" in targets else None)):
-                if key not in e or key not in base:  # h2c (h2load) has requests/s only
+                    ("p50 latency", "p50_ms", "ms", False, None),
+                    ("p99 latency", "p99_ms", "ms", False, {"maxRatio": targets["p99_ratio_max"]} if "p99_ratio_max" in targets else None),
+                    ("server CPU per request", "cpu_us_per_req", "µs", False, None)):
+                if key not in e or key not in base:  # older raw files: no p50, CPU or h2c percentiles
                     continue
                 results.append({"scenario": f"{endpoint} (h2load)" if endpoint == "h2c" else f"{endpoint} (wrk)", "metric": metric, "unit": unit, "higherIsBetter": higher,
                                 "subject": variant, "subjectValues": e[key]["runs"], "peer": "sockets", "peerValues": base[key]["runs"],

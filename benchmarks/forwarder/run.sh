@@ -3,10 +3,13 @@
 # nginx `stream`, in one run, in two CPU placements:
 #   spread : client on cpu0, backends (iperf3 -s, echo) on cpu1, proxies unpinned
 #   onecpu : client, backends and proxies all on cpu0 (KERNEL-NOTES 1: sockmap fell to 0.34x direct there)
+#   isolated (RFS steering comparison only): client and backend on cpu0, proxies pinned to cpu1, route CPU 1
 # Metrics: iperf3 1 and 4 streams (Gbit/s), 1 KiB ping-pong p50/p99 (us), new connections/s (1 KiB request and
 # reply per connection), system CPU seconds per GB moved (from /proc/stat during the 1-stream run), and the seed's
 # measurement: sender speed vs receiver speed of the same iperf3 run (a ratio far above 1 means bytes pile up in
-# the proxy), with the queue bound (sockmap parking) and without it (--max-queued 0), and for Auto (placement rule).
+# the proxy), with the queue bound (sockmap parking) and without it (--max-queued 0), and for Auto (placement rule);
+# and the same with RFS steering to route CPU 1 (SockmapRfs: --max-queued 0 --cpu 1 --steer rfs, RFS on lo turned on
+# by this script only around those runs and restored) against SockmapUnbounded measured right before it (RFS off).
 # Every figure is a ratio against a peer measured in the same run, repeated, median [min-max].
 # Output: benchmarks/results/raw/forwarder.json (schema: benchmarks/README.md) and benchmarks/results/forwarder.md.
 # Usage: benchmarks/forwarder/run.sh [--quick|--full]
@@ -16,7 +19,7 @@ root=$(pwd)
 
 case "${1:---quick}" in
   --quick) mode=quick; secs=1; reps=3; pings=1000; connsecs=0.3 ;;
-  --full)  mode=full;  secs=10; reps=5; pings=20000; connsecs=5 ;;
+  --full)  mode=full;  secs=5; reps=3; pings=20000; connsecs=3 ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
 
@@ -42,10 +45,21 @@ cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   pids=()
 }
-trap 'cleanup; rm -rf "$work"' EXIT
+trap 'cleanup; rfs_restore; rm -rf "$work"' EXIT
 
 # Ports: iperf3 backend 7101, echo backend 7102; each proxy listens on <base>1 (-> iperf3) and <base>2 (-> echo).
-declare -A base=([Direct]=710 [SockmapRoute]=720 [UserSpaceRoute]=730 [HAProxy]=740 [Nginx]=750 [SockmapUnbounded]=760 [AutoRoute]=770)
+declare -A base=([Direct]=710 [SockmapRoute]=720 [UserSpaceRoute]=730 [HAProxy]=740 [Nginx]=750 [SockmapUnbounded]=760 [AutoRoute]=770 [SockmapRfs]=780)
+
+# RFS on lo only around the SockmapRfs runs (it changes where every loopback flow is processed, so the other
+# subjects run with the machine's own setting); the previous values come back on exit too.
+rfs_files=(/proc/sys/net/core/rps_sock_flow_entries /sys/class/net/lo/queues/rx-0/rps_flow_cnt)
+rfs_saved=()
+for f in "${rfs_files[@]}"; do rfs_saved+=("$(cat "$f" 2>/dev/null)"); done
+rfs_restore() { for i in "${!rfs_files[@]}"; do [[ -n ${rfs_saved[$i]} ]] && echo "${rfs_saved[$i]}" >"${rfs_files[$i]}" 2>/dev/null; done; }
+rfs_on() { echo 32768 >"${rfs_files[0]}" 2>/dev/null && echo 32768 >"${rfs_files[1]}" 2>/dev/null; }
+rfs_ok=1
+if ! rfs_on; then rfs_ok=0; echo "  RFS cannot be configured here (needs root): SockmapRfs runs skipped" >&2; fi
+rfs_restore
 
 wait_port() { for _ in $(seq 1 200); do grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp && return 0; sleep 0.05; done; echo "port $1 never listened" >&2; return 1; }
 
@@ -65,6 +79,7 @@ start_all() { # start_all <client cpu> <server cpu> <proxy cpu or "">
   start "$px" userspace "${app[@]}" proxy --mode UserSpace --route 7301=7101 --route 7302=7102
   start "$px" unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --route 7601=7101 --route 7602=7102
   start "$px" auto "${app[@]}" proxy --mode Auto --route 7701=7101 --route 7702=7102
+  start "$px" steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --cpu 1 --steer rfs --route 7801=7101 --route 7802=7102
   cat >"$work/haproxy.cfg" <<CFG
 global
   maxconn 4000
@@ -95,7 +110,7 @@ stream {
 }
 CFG
   start "$px" nginx nginx -c "$work/nginx.conf" -p "$work"
-  for p in 7101 7102 7201 7202 7301 7302 7401 7402 7501 7502 7601 7602 7701 7702; do wait_port $p || return 1; done
+  for p in 7101 7102 7201 7202 7301 7302 7401 7402 7501 7502 7601 7602 7701 7702 7801 7802; do wait_port $p || return 1; done
 }
 
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
@@ -152,13 +167,36 @@ for placement in spread onecpu; do
         connrate $placement $s $cli
       fi
     done
-    iperf $placement SockmapUnbounded 1 $cli
     iperf $placement AutoRoute 1 $cli
+    iperf $placement SockmapUnbounded 1 $cli
+    if (( rfs_ok )); then  # right after its peer, so both see the same machine
+      rfs_on; iperf $placement SockmapRfs 1 $cli; rfs_restore
+    fi
     echo "  rep $rep done ($(( $(date +%s) - started ))s)"
   done
   cleanup
-  for f in sockmap userspace unbounded auto; do grep -h "^route\|sockmap not usable" "$work/$f.log" | sed "s/^/  $placement $f: /"; done >>"$work/notes.txt"
+  for f in sockmap userspace unbounded auto steered; do grep -h "^route\|sockmap not usable" "$work/$f.log" | sed "s/^/  $placement $f: /"; done >>"$work/notes.txt"
 done
+
+# isolated: the seed's set-up for the RFS steering comparison only — client and backend on cpu0, the proxies
+# pinned to their own cpu1, route CPU 1 (without steering the sockmap work stays on the senders' cpu0).
+if (( rfs_ok )); then
+  placement=isolated
+  echo "== placement isolated: client and backend cpu0, proxies cpu1 (SockmapUnbounded vs SockmapRfs only)"
+  start 0 iperf-server iperf3 -s -B 127.0.0.1 -p 7101
+  start 1 unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --route 7601=7101
+  start 1 steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --cpu 1 --steer rfs --route 7801=7101
+  ok=1; for p in 7101 7601 7801; do wait_port $p || ok=0; done
+  if (( ok )); then
+    for rep in $(seq 1 "$reps"); do
+      iperf $placement SockmapUnbounded 1 0
+      rfs_on; iperf $placement SockmapRfs 1 0; rfs_restore
+      echo "  rep $rep done ($(( $(date +%s) - started ))s)"
+    done
+  fi
+  cleanup
+  for f in unbounded steered; do grep -h "^route 0\|sockmap not usable" "$work/$f.log" | sed "s/^/  $placement $f: /"; done >>"$work/notes.txt"
+fi
 
 python3 benchmarks/forwarder/summarize.py "$samples" "$mode" "$work/notes.txt" "$raw/forwarder.json" benchmarks/results/forwarder.md
 echo "== forwarder benchmark done in $(( $(date +%s) - started ))s: $raw/forwarder.json, benchmarks/results/forwarder.md"

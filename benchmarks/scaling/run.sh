@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 mode=quick
 case "${1:---quick}" in
   --quick) mode=quick; levels=(1 100 1000); duration=1; reps=3 ;;
-  --full)  mode=full;  levels=(1 10 100 300 1000); duration=10; reps=5 ;;
+  --full)  mode=full;  levels=(1 10 100 300 1000); duration=5; reps=3 ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
 

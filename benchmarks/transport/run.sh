@@ -13,9 +13,11 @@
 # CPU, which is what the cBPF selector steers by). Written into the results.
 # Then two more scenarios, also >= 3 repetitions:
 #   h2c       h2load -n $H2_REQUESTS -c 16 -m 10 (prior knowledge) on /plaintext, sockets vs bpfsteer-inline; the app
-#             runs with --protocols Http2 (Kestrel's Http1AndHttp2 does not take h2c prior knowledge on plaintext).
+#             runs with --protocols Http2 (Kestrel's Http1AndHttp2 does not take h2c prior knowledge on plaintext);
+#             p50/p99 from h2load's per-request --log-file.
 #   locality  bpfsteer-inline with Selector=Cbpf and Selector=None: after a wrk run on /plaintext, the transport's own
 #             counters from the app's /stats (IBpfSteerTransportStatus): sum(incomingCpuMatched) / sum(accepted).
+# CPU: the server process's user+system CPU seconds during each measured run (/proc/PID/stat), reported per request.
 # Results: benchmarks/results/transport.json and transport.md (summary), raw wrk output in benchmarks/results/raw/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +28,7 @@ REPS=${REPS:-3}
 CPUS=${CPUS:-0,1}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION=${DURATION:-15s}; WARMUP=${WARMUP:-5s}; fi
+if ((quick)); then DURATION=${DURATION:-3s}; WARMUP=${WARMUP:-1s}; else DURATION=${DURATION:-10s}; WARMUP=${WARMUP:-3s}; fi
 PORT=${PORT:-5099}
 VARIANTS=(${VARIANTS:-sockets bpfsteer-inline bpfsteer-threadpool bpfsteer-ebpf})
 ENDPOINTS=(plaintext json)
@@ -44,6 +46,10 @@ raw=benchmarks/results/raw/transport-$stamp
 mkdir -p "$raw"
 
 server_pid=""
+# CPU seconds (user + system) the server process has used so far: /proc/PID/stat fields 14 and 15, in clock ticks.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$server_pid/stat"; }
+cpu_used() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
+
 stop_server() {
   if [[ -n "$server_pid" ]]; then
     kill "$server_pid" 2>/dev/null || true
@@ -82,7 +88,9 @@ for rep in $(seq 1 "$REPS"); do
       out="$raw/$variant-$endpoint-$rep.txt"
       cmd="taskset -c $CPUS wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $url"
       echo "# $cmd" >"$out"
+      cpu0=$(server_cpu)
       $cmd >>"$out"
+      echo "# server-cpu-seconds: $(cpu_used "$cpu0" "$(server_cpu)")" >>"$out"
       stop_server
       echo "rep $rep $endpoint $variant: $(grep -E 'Requests/sec' "$out")"
     done
@@ -96,9 +104,20 @@ for rep in $(seq 1 "$REPS"); do
     url="http://127.0.0.1:$PORT/plaintext"
     taskset -c "$CPUS" h2load -n $((H2_REQUESTS / 4)) -c 16 -m 10 "$url" >/dev/null
     out="$raw/h2c-$variant-$rep.h2load"
-    cmd="taskset -c $CPUS h2load -n $H2_REQUESTS -c 16 -m 10 $url"
+    # h2load prints no percentiles: --log-file gives every request's duration; only p50/p99 are kept (the log is large).
+    log="$raw/h2c-requests.log"
+    cmd="taskset -c $CPUS h2load -n $H2_REQUESTS -c 16 -m 10 --log-file=$log $url"
     echo "# $cmd" >"$out"
+    cpu0=$(server_cpu)
     $cmd >>"$out"
+    echo "# server-cpu-seconds: $(cpu_used "$cpu0" "$(server_cpu)")" >>"$out"
+    python3 - "$log" >>"$out" <<'PY'
+import statistics, sys
+us = sorted(int(line.split("\t")[2]) for line in open(sys.argv[1]) if line.count("\t") >= 2)
+q = statistics.quantiles(us, n=100)
+print(f"# latency-ms: p50={q[49] / 1000:.3f} p99={q[98] / 1000:.3f} n={len(us)}")
+PY
+    rm -f "$log"
     stop_server
     echo "rep $rep h2c $variant: $(grep -E '^finished in' "$out")"
   done

@@ -9,19 +9,31 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def parse(path):
     text = open(path).read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    p99 = float(m.group(1)) * UNITS[m.group(2)]
+    def percentile(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        return float(m.group(1)) * UNITS[m.group(2)]
+    requests = int(re.search(r"^\s+(\d+) requests in", text, re.M).group(1))
     errors = re.search(r"Socket errors: (.*)", text)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"rps": rps, "p99_ms": p99, "socket_errors": errors.group(1) if errors else None,
+    return {"rps": rps, "p50_ms": percentile(50), "p99_ms": percentile(99), "cpu_us_per_req": cpu_per_request(text, requests),
+            "socket_errors": errors.group(1) if errors else None,
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "command": text.splitlines()[0].lstrip("# ")}
+
+
+def cpu_per_request(text, requests):
+    """Server CPU (user + system) microseconds per request, from the run script's `# server-cpu-seconds:` line."""
+    m = re.search(r"^# server-cpu-seconds: ([\d.]+)", text, re.M)
+    return float(m.group(1)) * 1e6 / requests if m and requests else None
 
 
 def parse_h2load(path):
     text = open(path).read()
     rps = float(re.search(r"^finished in [^,]+, ([\d.]+) req/s", text, re.M).group(1))
     m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", text)
-    return {"rps": rps, "succeeded": int(m.group(1)), "failed": int(m.group(2)), "command": text.splitlines()[0].lstrip("# ")}
+    lat = re.search(r"^# latency-ms: p50=([\d.]+) p99=([\d.]+)", text, re.M)
+    return {"rps": rps, "succeeded": int(m.group(1)), "failed": int(m.group(2)),
+            "p50_ms": float(lat.group(1)) if lat else None, "p99_ms": float(lat.group(2)) if lat else None,
+            "cpu_us_per_req": cpu_per_request(text, int(m.group(1))), "command": text.splitlines()[0].lstrip("# ")}
 
 
 def parse_stats(path):
@@ -35,6 +47,31 @@ def parse_stats(path):
 
 def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+METRICS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")
+
+
+def summarize_variants(variants, errors):
+    """Per variant: median/min/max of every metric the runs have, and ratios against `sockets` from the same run."""
+    base = variants.get("sockets")
+    entry = {}
+    for variant, rs in variants.items():
+        e = {"errors": [x for r in rs for x in errors(r)], "non_2xx": sum(r.get("non_2xx", 0) for r in rs), "command": rs[0]["command"]}
+        for key in METRICS:
+            values = [r[key] for r in rs if r.get(key) is not None]
+            if values:
+                e[key] = stats(values)
+        if base and variant != "sockets":
+            for key in METRICS:
+                peer = [r[key] for r in base if r.get(key) is not None]
+                if key in e and peer:
+                    e[key.replace("_ms", "").replace("_us_per_req", "") + "_ratio"] = e[key]["median"] / statistics.median(peer)
+            e["rps_target_met"] = e["rps_ratio"] >= 1.15
+            if "p99_ratio" in e:
+                e["p99_target_met"] = e["p99_ratio"] <= 0.9
+        entry[variant] = e
+    return entry
 
 
 def main():
@@ -55,35 +92,15 @@ def main():
               "cpu_model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
               "targets": {"rps_ratio_min": 1.15, "p99_ratio_max": 0.9}, "endpoints": {}}
     for endpoint, variants in runs.items():
-        base = variants.get("sockets")
-        entry = {}
-        for variant, rs in variants.items():
-            e = {"rps": stats([r["rps"] for r in rs]), "p99_ms": stats([r["p99_ms"] for r in rs]),
-                 "errors": [r["socket_errors"] for r in rs if r["socket_errors"]], "non_2xx": sum(r["non_2xx"] for r in rs),
-                 "command": rs[0]["command"]}
-            if base and variant != "sockets":
-                e["rps_ratio"] = e["rps"]["median"] / statistics.median([r["rps"] for r in base])
-                e["p99_ratio"] = e["p99_ms"]["median"] / statistics.median([r["p99_ms"] for r in base])
-                e["rps_target_met"] = e["rps_ratio"] >= 1.15
-                e["p99_target_met"] = e["p99_ratio"] <= 0.9
-            entry[variant] = e
-        result["endpoints"][endpoint] = entry
+        result["endpoints"][endpoint] = summarize_variants(variants, lambda r: [r["socket_errors"]] if r["socket_errors"] else [])
 
-    # h2c (h2load): requests/s only (h2load reports no percentiles); the ratio is against sockets like the wrk runs.
+    # h2c (h2load): p50/p99 come from its per-request log (the run script keeps only the percentiles).
     h2 = {}
     for path in sorted(glob.glob(os.path.join(a.raw, "h2c-*-*.h2load"))):
         variant = os.path.basename(path)[len("h2c-"):-len(".h2load")].rsplit("-", 1)[0]
         h2.setdefault(variant, []).append(parse_h2load(path))
     if h2:
-        entry = {}
-        for variant, rs in h2.items():
-            e = {"rps": stats([r["rps"] for r in rs]), "errors": [f"{r['failed']} failed" for r in rs if r["failed"]],
-                 "non_2xx": 0, "command": rs[0]["command"]}
-            if "sockets" in h2 and variant != "sockets":
-                e["rps_ratio"] = e["rps"]["median"] / statistics.median([r["rps"] for r in h2["sockets"]])
-                e["rps_target_met"] = e["rps_ratio"] >= 1.15
-            entry[variant] = e
-        result["endpoints"]["h2c"] = entry
+        result["endpoints"]["h2c"] = summarize_variants(h2, lambda r: [f"{r['failed']} failed"] if r["failed"] else [])
 
     # Locality: incomingCpuMatched / accepted from the transport's counters, selector on (Cbpf) vs off (None).
     loc = {}
@@ -101,16 +118,20 @@ def main():
         json.dump(result, f, indent=2)
     lines = ["# BpfSteer transport vs Kestrel Sockets (wrk)", "",
              f"- Placement: {result['placement']}", f"- Repetitions: {a.reps} (quick: {result['quick']}); kernel {result['kernel']}; {result['cpu_model']}",
-             f"- Raw output: `{a.raw}`", "- Ratios are BpfSteer / Sockets medians from this run. Targets: req/s ratio >= 1.15, p99 ratio <= 0.9.", "",
-             "| endpoint | variant | req/s median (min–max) | p99 ms median (min–max) | req/s ratio | p99 ratio | errors |",
-             "|---|---|---|---|---|---|---|"]
+             f"- Raw output: `{a.raw}`", "- Ratios are BpfSteer / Sockets medians from this run. Targets: req/s ratio >= 1.15, p99 ratio <= 0.9.",
+             "- Server CPU: the server process's user+system CPU time during the measured run divided by the requests served.", "",
+             "| endpoint | variant | req/s median (min–max) | p50 ms | p99 ms median (min–max) | server CPU µs/req | req/s ratio | p50 ratio | p99 ratio | CPU ratio | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(s, digits):
+        return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}–{s['max']:.{digits}f})" if s else "–"
+
     for endpoint, entry in result["endpoints"].items():
         for variant, e in entry.items():
-            r, p = e["rps"], e.get("p99_ms")
-            pt = f"{p['median']:.2f} ({p['min']:.2f}–{p['max']:.2f})" if p else "–"
-            pr = f"{e.get('p99_ratio', 1.0):.2f}" if p else "–"
-            lines.append(f"| {endpoint} | {variant} | {r['median']:.0f} ({r['min']:.0f}–{r['max']:.0f}) | {pt} | "
-                         f"{e.get('rps_ratio', 1.0):.2f} | {pr} | {len(e['errors']) + e['non_2xx']} |")
+            ratio = lambda k: f"{e.get(k + '_ratio', 1.0):.2f}" if k in e or k + "_ms" in e or k + "_us_per_req" in e else "–"
+            lines.append(f"| {endpoint} | {variant} | {cell(e['rps'], 0)} | {cell(e.get('p50_ms'), 2)} | {cell(e.get('p99_ms'), 2)} | "
+                         f"{cell(e.get('cpu_us_per_req'), 1)} | {ratio('rps')} | {ratio('p50')} | {ratio('p99')} | {ratio('cpu')} | "
+                         f"{len(e['errors']) + e['non_2xx']} |")
     if "h2c" in result["endpoints"]:
         lines += ["", "h2c command per run: `" + next(iter(result["endpoints"]["h2c"].values()))["command"] + "`"]
     if "locality" in result:

@@ -29,4 +29,11 @@ public interface ISockmapForwarderStatus
 /// <param name="VerdictRunsPerCpu">Verdict program runs for this route, indexed by CPU.</param>
 public sealed record TcpRouteStatus(
     string Id, string Listen, string Mode, string ModeReason, int? Cpu, long ActiveConnections, long TotalConnections,
-    long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu);
+    long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu)
+{
+    /// <summary>
+    /// How the route's latest sockmap connection was steered to <see cref="Cpu"/> on a kernel without the
+    /// redirect-CPU kfunc: "rfs" (Receive Flow Steering) or "none: reason". Compare with <see cref="VerdictRunsPerCpu"/>.
+    /// </summary>
+    public string Steering { get; init; } = "none";
+}

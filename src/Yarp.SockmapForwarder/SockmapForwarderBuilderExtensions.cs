@@ -48,7 +48,9 @@ public static class SockmapForwarderBuilderExtensions
         services.AddMetrics();
         services.TryAddSingleton(sp => new TcpRouteConfigSource(section(sp)));
         // One registration owns the data path (DI disposes each factory-made singleton it tracks: two would dispose it twice).
-        services.TryAddSingleton<ITcpConnectionForwarder>(sp => new DataPathForwarder(sp.GetRequiredService<ILoggerFactory>(), sp.GetService<DataPathForwarderOptions>()));
+        services.AddOptions<SockmapForwarderOptions>().BindConfiguration(SockmapForwarderOptions.SectionName);
+        services.TryAddSingleton<ITcpConnectionForwarder>(sp => new DataPathForwarder(sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetService<DataPathForwarderOptions>() ?? DataPathForwarderOptions.From(sp.GetRequiredService<IOptions<SockmapForwarderOptions>>().Value)));
         services.TryAddSingleton<IDataPathInfo>(sp => new DataPathForwarderInfo((DataPathForwarder)sp.GetRequiredService<ITcpConnectionForwarder>()));
         services.TryAddSingleton<TcpRouteTable>();
         services.TryAddSingleton<DestinationConnector>();

@@ -41,6 +41,12 @@ internal static partial class BpfSteerLog
     [LoggerMessage(23, LogLevel.Error, "accept4 failed on {EndPoint} (worker CPU {Cpu}): {Error}.", EventName = "AcceptFailed")]
     public static partial void AcceptFailed(ILogger logger, string endPoint, int cpu, string error);
 
+    [LoggerMessage(27, LogLevel.Warning, "accept4 failed on {EndPoint} (worker CPU {Cpu}): {Error}; accepting pauses for {BackoffMs} ms at a time until it succeeds (connections wait in the listen backlog).", EventName = "AcceptPaused")]
+    public static partial void AcceptPaused(ILogger logger, string endPoint, int cpu, string error, int backoffMs);
+
+    [LoggerMessage(28, LogLevel.Information, "Accepting again on {EndPoint} (worker CPU {Cpu}) after {Pauses} back-off(s).", EventName = "AcceptResumed")]
+    public static partial void AcceptResumed(ILogger logger, string endPoint, int cpu, int pauses);
+
     [LoggerMessage(24, LogLevel.Information, "Set net.ipv4.tcp_migrate_req to 1 while listening (was {Previous}), so closing a group member does not reset its queued connections.", EventName = "MigrateRequestEnabled")]
     public static partial void MigrateRequestEnabled(ILogger logger, string previous);
 

@@ -28,6 +28,7 @@ internal sealed class WorkerListener : IEpollHandler
     private readonly IPEndPoint? _fixedLocal;
     private ulong _token;
     private bool _paused;
+    private int _pausesThisEpisode; // back-offs since the last successful accept: logged once when it starts and ends
     private bool _closed;
 
     public WorkerListener(Worker worker, Socket socket, BpfSteerConnectionListener owner, BpfSteerTransportOptions options, ILogger logger)
@@ -98,7 +99,11 @@ internal sealed class WorkerListener : IEpollHandler
         {
             if (result.Errno is EMFILE or ENFILE or ENOBUFS or Errno.ENOMEM)
             {
-                BpfSteerLog.AcceptFailed(_logger, _owner.EndPointText, _worker.Cpu, result.ToString());
+                // Once per episode, not per back-off: a host out of descriptors must not also flood its log.
+                if (_pausesThisEpisode++ == 0)
+                {
+                    BpfSteerLog.AcceptPaused(_logger, _owner.EndPointText, _worker.Cpu, result.ToString(), (int)ResourceBackoff.TotalMilliseconds);
+                }
                 if (!_closed)
                 {
                     Pause();
@@ -109,6 +114,11 @@ internal sealed class WorkerListener : IEpollHandler
                 BpfSteerLog.AcceptFailed(_logger, _owner.EndPointText, _worker.Cpu, result.ToString());
             }
             return result.Errno == Errno.ECONNABORTED;
+        }
+        if (_pausesThisEpisode > 0)
+        {
+            BpfSteerLog.AcceptResumed(_logger, _owner.EndPointText, _worker.Cpu, _pausesThisEpisode);
+            _pausesThisEpisode = 0;
         }
         var handle = fd!;
         try

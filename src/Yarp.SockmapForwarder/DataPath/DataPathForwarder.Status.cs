@@ -22,8 +22,14 @@ internal sealed partial class DataPathForwarder
             both[i] = (i < v0.Length ? v0[i] : 0) + (i < v1.Length ? v1[i] : 0);
         }
         var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : new ForwardingPath("", "no connection yet");
-        return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections, last.Path, last.Reason);
+        return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections, last.Path, last.Reason)
+        {
+            Steering = _steering.TryGetValue(routeIndex, out var steering) ? steering : "none: no sockmap connection yet",
+        };
     }
+
+    /// <summary>RFS flow records made so far by the steering threads (0 when steering is off).</summary>
+    public long SteeringRecords => _rfs.Records;
 
     /// <summary>Runs the Auto placement rule for a route now instead of at its next one-second look (tests, status).</summary>
     public void EvaluatePlacement(int routeIndex)

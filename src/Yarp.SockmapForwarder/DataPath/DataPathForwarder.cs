@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using BpfSteer;
 using Microsoft.Extensions.Logging;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
+using Yarp.SockmapForwarder.DataPath.Steering;
 using Yarp.SockmapForwarder.DataPath.UserSpace;
 
 namespace Yarp.SockmapForwarder.DataPath;
@@ -21,6 +22,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private readonly ConcurrentDictionary<(string Route, string Path, string Reason), bool> _logged = new();
     private readonly ConcurrentDictionary<int, ForwardingPath> _lastPath = new();
     private readonly RouteCounters _counters = new();
+    private readonly ConcurrentDictionary<int, string> _steering = new();
+    private readonly RfsSteering _rfs;
     private readonly object _spliceGate = new();
     private bool _disposed;
 
@@ -32,6 +35,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"SockmapCapacity must be positive; '{_options.SockmapCapacity}' was set.");
         }
+        _rfs = new RfsSteering(_options.Steering, _logger);
         _sockmap = new Lazy<(SockmapEngine?, string)>(StartSockmap, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -74,6 +78,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
                 return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
+            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? options.Cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
                 return new(ForwardingPath.UserSpace, reason);
@@ -122,7 +127,14 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var outcome = connection.TryPair(out var detail);
+        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Options.Cpu, out var steeringStatus);
+        RecordSteering(request, steeringStatus); // before the insertion: bytes flow (and stats are read) from then on
+        PairOutcome outcome;
+        string detail;
+        using (steering)
+        {
+            outcome = connection.TryPair(out detail);
+        }
         if (outcome != PairOutcome.Paired)
         {
             engine.Release(index);
@@ -145,6 +157,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         Record(request, path);
         engine.Start(connection);
+        using var steered = steering?.Track();
         using var registration = cancellationToken.Register(() => engine.Abort(connection));
         var result = await connection.Completion.ConfigureAwait(false);
         _counters.AddBytes(request.RouteIndex, connection.UserBytes.ClientToBackend, connection.UserBytes.BackendToClient);
@@ -198,6 +211,12 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
     }
 
+    private void RecordSteering(ForwardingRequest request, string status)
+    {
+        _steering[request.RouteIndex] = status;
+        LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Options.Cpu?.ToString() ?? "none", status));
+    }
+
     private void Record(ForwardingRequest request, ForwardingPath path)
     {
         _lastPath[request.RouteIndex] = path;
@@ -226,5 +245,6 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         {
             _sockmap.Value.Engine?.Dispose();
         }
+        _rfs.Dispose();
     }
 }

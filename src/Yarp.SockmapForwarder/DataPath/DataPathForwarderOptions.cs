@@ -30,4 +30,41 @@ internal sealed class DataPathForwarderOptions
     /// <summary>How long an Auto route stays on user space after the placement rule saw both directions' verdicts on one CPU.</summary>
     /// <remarks>Defaults to 10 seconds.</remarks>
     public TimeSpan PlacementHold { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Per-route CPU affinity of the sockmap path through Receive Flow Steering (see <see cref="Steering.RfsSteeringOptions"/>).</summary>
+    /// <remarks>Defaults to a new <see cref="Steering.RfsSteeringOptions"/> (steering off).</remarks>
+    public Steering.RfsSteeringOptions Steering { get; set; } = new();
+
+    /// <summary>The data path settings for the public, configuration-bound <see cref="SockmapForwarderOptions"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value cannot work; the message names its configuration key.</exception>
+    public static DataPathForwarderOptions From(SockmapForwarderOptions options)
+    {
+        const string Section = SockmapForwarderOptions.SectionName;
+        if (options.SockmapCapacity is < 1 or > 1 << 20)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"{Section}:SockmapCapacity must be between 1 and 1048576; '{options.SockmapCapacity}' was set.");
+        }
+        if (options.PlacementHold < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"{Section}:PlacementHold must not be negative; '{options.PlacementHold}' was set.");
+        }
+        var steering = options.Steering ?? new SockmapSteeringOptions();
+        var result = new DataPathForwarderOptions
+        {
+            SockmapCapacity = options.SockmapCapacity,
+            RunSelfTest = options.RunSelfTest,
+            AutoAllowsSockmap = options.AutoAllowsSockmap,
+            PlacementHold = options.PlacementHold,
+            Steering = new Steering.RfsSteeringOptions
+            {
+                Enabled = steering.Enabled,
+                ConfigureRfs = steering.ConfigureRfs,
+                SockFlowEntries = steering.SockFlowEntries,
+                FlowCountPerQueue = steering.FlowCountPerQueue,
+                RefreshInterval = steering.RefreshInterval,
+            },
+        };
+        result.Steering.Validate();
+        return result;
+    }
 }

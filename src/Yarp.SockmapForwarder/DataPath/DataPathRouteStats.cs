@@ -14,4 +14,8 @@ namespace Yarp.SockmapForwarder.DataPath;
 internal sealed record DataPathRouteStats(
     long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu,
     IReadOnlyList<long> VerdictRunsPerCpuClientToBackend, IReadOnlyList<long> VerdictRunsPerCpuBackendToClient,
-    long ParkedBytes, long SockmapConnections, long UserSpaceConnections, string Path, string PathReason);
+    long ParkedBytes, long SockmapConnections, long UserSpaceConnections, string Path, string PathReason)
+{
+    /// <summary>How the latest sockmap connection of the route was steered to the route CPU: "rfs" or "none: reason".</summary>
+    public string Steering { get; init; } = "none: no sockmap connection yet";
+}

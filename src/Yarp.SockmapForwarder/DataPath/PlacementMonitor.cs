@@ -33,6 +33,12 @@ internal sealed class PlacementMonitor
         _hold = hold;
     }
 
+    /// <summary>
+    /// The route CPU when RFS steering is on for the route: verdicts of both directions on that CPU are then the
+    /// steering working (the proxy's work moved off the peers' CPUs), not a shared-CPU placement.
+    /// </summary>
+    public int? SteeredCpu { get; set; }
+
     /// <summary>Null when sockmap is fine for this placement, else why user space is better now.</summary>
     public string? UserSpaceReason(long now)
     {
@@ -67,7 +73,7 @@ internal sealed class PlacementMonitor
         var d1 = Delta(stats.VerdictsB2C, ref _last1);
         var (cpu0, share0, runs0) = Top(d0);
         var (cpu1, share1, runs1) = Top(d1);
-        if (runs0 >= MinRuns && runs1 >= MinRuns && cpu0 == cpu1 && share0 >= SameCpuShare && share1 >= SameCpuShare)
+        if (runs0 >= MinRuns && runs1 >= MinRuns && cpu0 == cpu1 && share0 >= SameCpuShare && share1 >= SameCpuShare && cpu0 != SteeredCpu)
         {
             _reason = $"placement: {share0:P0} of client→backend and {share1:P0} of backend→client verdict runs were on CPU {cpu0}; " +
                 "sockmap is slower than user space when both directions share one CPU (KERNEL-NOTES 1)";

@@ -9,7 +9,7 @@ internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo
         var stats = dataPath.GetRouteStats(r.Index);
         var path = stats.Path.Length > 0 ? stats.Path : config.Mode.ToString();
         return new TcpRouteStatus(r.RouteId, r.BoundEndPoint, path, stats.PathReason, config.Cpu, r.Active, r.Total,
-            stats.BytesClientToBackend, stats.BytesBackendToClient, stats.VerdictRunsPerCpu);
+            stats.BytesClientToBackend, stats.BytesBackendToClient, stats.VerdictRunsPerCpu) { Steering = stats.Steering };
     }).ToArray();
 
     public bool SockmapUsable => dataPath.SockmapAvailability.Usable;

@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using BpfSteer.Testing;
+using ProxyHost.Tests.Infrastructure;
+
+namespace ProxyHost.Tests;
+
+/// <summary>
+/// The transport out of file descriptors (EMFILE): a worker pauses accepting instead of spinning on its
+/// level-triggered listener, logs that once, and serves the connections that waited in the backlog as soon as
+/// descriptors are free again. The limit is lowered with prlimit on a running ProxyHost process, never on the test
+/// host itself: a lowered limit inside the test runner also starved the runtime.
+/// </summary>
+[Collection(ProxyHostCollection.Name)]
+public sealed class AcceptBackoffTests
+{
+    private const int Clients = 120;
+    private const int Headroom = 24; // descriptors above the idle count: some connections are accepted, the rest wait
+
+    [Fact]
+    public async Task Accept_OutOfDescriptors_PausesWithoutSpinningAndServesQueuedClientsLater()
+    {
+        using var config = new TempConfig("""
+            { "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:0" } } }, "ReverseProxy": { } }
+            """);
+        await using var host = await ProxyHostProcess.StartAsync(["--config", config.Path]);
+        var endpoint = new Uri(host.HttpUrl);
+        var target = new IPEndPoint(IPAddress.Parse(endpoint.Host), endpoint.Port);
+        await Infrastructure.Clients.CurlAsync(host.HttpUrl + "/healthz").DefaultTimeout(); // warm: first-request descriptors are open
+
+        var idle = Directory.GetFiles($"/proc/{host.Pid}/fd").Length;
+        var original = SoftNoFileLimit(host.Pid);
+        await SetNoFileLimitAsync(host.Pid, (idle + Headroom).ToString());
+        var sockets = new List<Socket>();
+        try
+        {
+            // Every client connects (the kernel completes the handshake into the backlog) and sends one request.
+            var responses = new Task<bool>[Clients];
+            for (var i = 0; i < Clients; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await s.ConnectAsync(target).DefaultTimeout();
+                await s.SendAsync(Encoding.ASCII.GetBytes("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")).DefaultTimeout();
+                sockets.Add(s);
+                responses[i] = ReadStatusOkAsync(s);
+            }
+
+            // Starved: some clients are still waiting, the pause was logged, and the process is not spinning.
+            await WaitUntilAsync(() => host.Output.Contains("accepting pauses for 100 ms", StringComparison.Ordinal), "the AcceptPaused warning");
+            Assert.Contains(responses, r => !r.IsCompleted);
+            var cpu = await CpuSecondsOverAsync(host.Pid, TimeSpan.FromSeconds(1));
+            Assert.True(cpu < 0.3, $"ProxyHost used {cpu:F2} CPU-seconds in 1 s while out of descriptors: the listener spins");
+            Assert.InRange(Occurrences(host.Output, "accepting pauses for"), 1, Environment.ProcessorCount); // once per worker at most
+
+            // Release descriptors by closing the clients that were answered, until every client was served.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
+            var closed = new bool[Clients];
+            while (closed.Contains(false))
+            {
+                Assert.True(DateTime.UtcNow < deadline,
+                    $"{closed.Count(c => !c)} of {Clients} clients not served after their turn:\n{host.Output}");
+                await Task.WhenAny(responses.Where((_, i) => !closed[i])).WithTimeout(TimeSpan.FromSeconds(20));
+                for (var i = 0; i < Clients; i++)
+                {
+                    if (!closed[i] && responses[i].IsCompleted)
+                    {
+                        Assert.True(await responses[i].DefaultTimeout(), $"client {i} got no 200 response");
+                        sockets[i].Dispose();
+                        closed[i] = true;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var s in sockets)
+            {
+                s.Dispose();
+            }
+            await SetNoFileLimitAsync(host.Pid, original);
+        }
+        await WaitUntilAsync(() => host.Output.Contains("Accepting again on", StringComparison.Ordinal), "the AcceptResumed message");
+        host.AssertNoErrorsLogged();
+    }
+
+    private static async Task<bool> ReadStatusOkAsync(Socket socket)
+    {
+        var buffer = new byte[4096];
+        var text = new StringBuilder();
+        while (!text.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            var n = await socket.ReceiveAsync(buffer).WithTimeout(TimeSpan.FromSeconds(60));
+            if (n == 0)
+            {
+                return false;
+            }
+            text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+        return text.ToString().StartsWith("HTTP/1.1 200", StringComparison.Ordinal);
+    }
+
+    /// <summary>Sets the soft RLIMIT_NOFILE only: lowering the hard one could not be undone without CAP_SYS_RESOURCE.</summary>
+    private static async Task SetNoFileLimitAsync(int pid, string limit)
+    {
+        var (exit, stdout, stderr) = await Infrastructure.Clients.RunAsync("prlimit", "--pid", pid.ToString(), $"--nofile={limit}:").DefaultTimeout();
+        Assert.True(exit == 0, $"prlimit failed ({exit}): {stdout}{stderr}");
+    }
+
+    private static string SoftNoFileLimit(int pid)
+        => File.ReadLines($"/proc/{pid}/limits").First(l => l.StartsWith("Max open files", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[3];
+
+    /// <summary>User + system CPU seconds the process used during <paramref name="window"/> (/proc/PID/stat fields 14, 15).</summary>
+    private static async Task<double> CpuSecondsOverAsync(int pid, TimeSpan window)
+    {
+        static long Ticks(int pid)
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields after "(comm)", starting at field 3
+            return long.Parse(fields[11]) + long.Parse(fields[12]);
+        }
+        var before = Ticks(pid);
+        await Task.Delay(window).DefaultTimeout();
+        return (Ticks(pid) - before) / 100.0; // USER_HZ is 100 on Linux
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(50).DefaultTimeout();
+        }
+    }
+
+    private static int Occurrences(string text, string value)
+    {
+        var count = 0;
+        for (var i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + 1, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
+}
