@@ -50,7 +50,7 @@ public sealed class CapabilityTests
         Assert.NotNull(seen);
         Assert.Equal((1UL << CapBpf) | (1UL << CapNetAdmin), seen.Value.Effective);
         Assert.EndsWith("_polled", seen.Value.Program);
-        Assert.False(seen.Value.Measures);
+        Assert.False(seen.Value.Measures); // and so no retransmission cut (SockmapEngine.CutsRetransmissions)
         Assert.Null(seen.Value.SelfTest);
     }
 

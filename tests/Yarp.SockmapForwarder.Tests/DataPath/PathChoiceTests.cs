@@ -17,6 +17,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         Assert.True(fixture.Forwarder.SockmapUsable);
         Assert.Contains("self-test passed", fixture.Forwarder.SockmapDetail);
         Assert.Contains("forward_verdict", fixture.Forwarder.SockmapDetail);
+        Assert.Contains("retransmission overlaps are cut in the verdict", fixture.Forwarder.SockmapDetail);
         // The kfunc is not in this kernel (KERNEL-NOTES): the plain verdict is attached and the detail says so.
         Assert.Equal(KernelFeatures.Current.RedirectCpuKfunc.Available, fixture.Forwarder.Engine!.ProgramName == "forward_verdict_cpu");
         Assert.Contains(fixture.Logs.Entries, e => e.Id.Id == 4102);

@@ -76,6 +76,13 @@ internal sealed unsafe class SockmapEngine : IDisposable
     /// </summary>
     public bool MeasuresInVerdict { get; }
 
+    /// <summary>
+    /// True when the verdict cuts the already-forwarded head off retransmitted skbs (cut_seen_head: the kernel's
+    /// tcp_read_skb hands them over whole). It needs the same CAP_PERFMON as <see cref="MeasuresInVerdict"/>; without
+    /// it a retransmission that overlaps received bytes is forwarded twice, so the sockmap path is not lossless.
+    /// </summary>
+    public bool CutsRetransmissions => MeasuresInVerdict;
+
     public int PossibleCpus { get; }
 
     public ILogger Logger { get; }
