@@ -1,0 +1,55 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using BpfSteer.Testing;
+using Yarp.SockmapForwarder.DataPath;
+
+namespace Yarp.SockmapForwarder.Tests.DataPath;
+
+/// <summary>
+/// The kernel's tcp_read_skb hands the verdict whole skbs even when their head was already read (KERNEL-NOTES 7: a
+/// partial read before insertion duplicated the read bytes) or already received (an overlapping retransmission). The
+/// verdict cuts everything before the source's next unseen sequence number (cut_seen_head). A partial read before
+/// pairing is the deterministic way to put such an skb in front of the verdict.
+/// </summary>
+[Collection(DataPathCollection.Name)]
+public sealed class OverlapCutTests(ForwarderFixture fixture)
+{
+    [Fact]
+    public async Task Forward_ClientBytesPartlyReadBeforePairing_EveryByteOnce()
+    {
+        using var clientListener = ProxiedConnection.Listen();
+        using var backendListener = ProxiedConnection.Listen();
+        using var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await user.ConnectAsync(clientListener.LocalEndPoint!).DefaultTimeout();
+        var pc = await clientListener.AcceptAsync().DefaultTimeout();
+        var pb = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await pb.ConnectAsync(backendListener.LocalEndPoint!).DefaultTimeout();
+        using var backend = await backendListener.AcceptAsync().DefaultTimeout();
+
+        // One 1,000-byte segment queued on the proxy's socket, of which the "transport" reads the first 10.
+        var data = RandomNumberGenerator.GetBytes(1000);
+        Assert.Equal(data.Length, user.Send(data));
+        for (var i = 0; i < 200 && pc.Available < data.Length; i++)
+        {
+            await Task.Delay(5);
+        }
+        Assert.Equal(data.Length, pc.Available);
+        var head = new byte[10];
+        Assert.Equal(head.Length, pc.Receive(head));
+
+        var request = new ForwardingRequest
+        {
+            RouteId = "route9", RouteIndex = 9, ClientSocket = pc, Backend = pb, ClientBufferedData = head,
+            Options = new DataPathOptions(TcpForwarderMode.Sockmap, null, TimeSpan.FromSeconds(60), 4 << 20),
+        };
+        var forwarding = Task.Run(() => fixture.Forwarder.ForwardAsync(request, CancellationToken.None));
+        var received = await ProxiedConnection.ReadExactlyAsync(backend, data.Length).DefaultTimeout();
+        Assert.Equal(data, received);
+        user.Shutdown(SocketShutdown.Send);
+        // Nothing after the 1,000 bytes but the end of the stream (without the cut: the 10 bytes again).
+        Assert.Empty(await ProxiedConnection.ReadToEndAsync(backend).DefaultTimeout());
+        backend.Shutdown(SocketShutdown.Send);
+        var result = await forwarding.DefaultTimeout();
+        Assert.Equal(("Sockmap", "completed", (long)data.Length), (result.Path, result.CloseReason, result.BytesClientToBackend));
+    }
+}
