@@ -7,13 +7,13 @@
  * program-less `redirect_map` first and only then in `sock_ops_map`, so a verdict never runs
  * before its redirect target exists.
  *
- * Built twice (build/Bpf.targets): sockmap_forward.bpf.o has `forward_verdict` (and its `_polled`
- * twin, below); with -DBPFSTEER_REDIRECT_CPU, sockmap_forward_cpu.bpf.o adds `forward_verdict_cpu`
- * (and `forward_verdict_cpu_polled`), which call the
+ * Built twice (build/Bpf.targets): sockmap_forward.bpf.o has `forward_verdict`; with
+ * -DBPFSTEER_REDIRECT_CPU, sockmap_forward_cpu.bpf.o adds `forward_verdict_cpu`, which calls the
  * bpf_sk_skb_set_redirect_cpu kfunc (not in mainline) to ask for the route's CPU. The kfunc extern is
  * in the second object only: libbpf resolves every kfunc extern at load, even for a program with
  * autoload off, and when vmlinux BTF lacks it searches module BTF, which needs CAP_SYS_ADMIN; the
- * plain object must load with CAP_BPF + CAP_NET_ADMIN alone.
+ * plain object must load with CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON alone (CAP_PERFMON for the BTF
+ * reads of measure_written and cut_seen_head).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -147,7 +147,7 @@ static __always_inline int cut_seen_head(struct __sk_buff *skb, struct conn_slot
 	return 0;
 }
 
-static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measure)
+static __always_inline int forward(struct __sk_buff *skb, bool steer)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct conn_state *conn = bpf_map_lookup_elem(&conns, &cookie);
@@ -172,12 +172,10 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measu
 	 */
 	if (len == 0)
 		return SK_DROP;
-	if (measure) {
-		int cut = cut_seen_head(skb, slot, &cookie);
-		if (cut) /* 1: the whole skb was seen before; -1: its seen head could not be cut (user space resets) */
-			return SK_DROP;
-		len = skb->len;
-	}
+	int cut = cut_seen_head(skb, slot, &cookie);
+	if (cut) /* 1: the whole skb was seen before; -1: its seen head could not be cut (user space resets) */
+		return SK_DROP;
+	len = skb->len;
 	slot->last_cpu = bpf_get_smp_processor_id();
 	if (stats)
 		stats->verdicts[dir]++;
@@ -188,8 +186,7 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measu
 			return park(slot, stats, len);
 		slot->parked = 0;
 	} else if (slot->high_mark && slot->redirected - slot->written >= slot->high_mark) {
-		if (measure)
-			measure_written(conn, slot);
+		measure_written(conn, slot);
 		if (slot->redirected - slot->written >= slot->high_mark) {
 			slot->parked = 1;
 			__sync_fetch_and_add(&slot->parks, 1);
@@ -216,30 +213,13 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer, bool measu
 SEC("sk_skb/stream_verdict")
 int forward_verdict(struct __sk_buff *skb)
 {
-	return forward(skb, false, true);
-}
-
-/*
- * Without measure_written: bpf_skc_to_tcp_sock needs CAP_PERFMON (bpf_base_func_proto), which a process with
- * only CAP_BPF + CAP_NET_ADMIN lacks. `written` then comes from user space alone (its per-tick measurement),
- * which is never ahead of the truth, so the verdict only parks earlier than it would: the bound still holds.
- */
-SEC("sk_skb/stream_verdict")
-int forward_verdict_polled(struct __sk_buff *skb)
-{
-	return forward(skb, false, false);
+	return forward(skb, false);
 }
 
 #ifdef BPFSTEER_REDIRECT_CPU
 SEC("sk_skb/stream_verdict")
 int forward_verdict_cpu(struct __sk_buff *skb)
 {
-	return forward(skb, true, true);
-}
-
-SEC("sk_skb/stream_verdict")
-int forward_verdict_cpu_polled(struct __sk_buff *skb)
-{
-	return forward(skb, true, false);
+	return forward(skb, true);
 }
 #endif

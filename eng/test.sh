@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs prerequisites, builds bpf/ and every project, runs every test against the real kernel.
-# Results (TRX) land in artifacts/test-results/. Needs root (or CAP_BPF + CAP_NET_ADMIN) like CI.
+# Results (TRX) land in artifacts/test-results/. Needs root (or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON) like CI.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -5,7 +5,7 @@ public sealed class KernelFeatureReport
 {
     internal KernelFeatureReport(
         KernelFeature reuseportCbpf, KernelFeature reuseportEbpf, KernelFeature sockmap, KernelFeature redirectCpuKfunc,
-        KernelFeature capBpf, KernelFeature capNetAdmin, KernelFeature tcpMigrateReq)
+        KernelFeature capBpf, KernelFeature capNetAdmin, KernelFeature capPerfmon, KernelFeature tcpMigrateReq)
     {
         ReuseportCbpf = reuseportCbpf;
         ReuseportEbpf = reuseportEbpf;
@@ -13,6 +13,7 @@ public sealed class KernelFeatureReport
         RedirectCpuKfunc = redirectCpuKfunc;
         CapBpf = capBpf;
         CapNetAdmin = capNetAdmin;
+        CapPerfmon = capPerfmon;
         TcpMigrateReq = tcpMigrateReq;
     }
 
@@ -34,9 +35,16 @@ public sealed class KernelFeatureReport
     /// <summary>CAP_NET_ADMIN in the effective set (attaching programs to sockets and maps).</summary>
     public KernelFeature CapNetAdmin { get; }
 
+    /// <summary>
+    /// CAP_PERFMON in the effective set (or CAP_SYS_ADMIN): the verifier allows the sockmap verdict's reads of kernel
+    /// structures (the peer's send queue, a retransmitted skb's sequence number) only with it. Without them the
+    /// verdict would forward the repeated head of an overlapping retransmission twice, so the sockmap path needs it.
+    /// </summary>
+    public KernelFeature CapPerfmon { get; }
+
     /// <summary><c>net.ipv4.tcp_migrate_req</c> = 1: a closing listener's pending connections move to a sibling.</summary>
     public KernelFeature TcpMigrateReq { get; }
 
     /// <summary>Every feature, in a stable order.</summary>
-    public IReadOnlyList<KernelFeature> All => [ReuseportCbpf, ReuseportEbpf, Sockmap, RedirectCpuKfunc, CapBpf, CapNetAdmin, TcpMigrateReq];
+    public IReadOnlyList<KernelFeature> All => [ReuseportCbpf, ReuseportEbpf, Sockmap, RedirectCpuKfunc, CapBpf, CapNetAdmin, CapPerfmon, TcpMigrateReq];
 }

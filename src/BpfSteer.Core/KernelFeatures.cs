@@ -23,7 +23,8 @@ public static class KernelFeatures
         {
             var no = new KernelFeature("linux", false, "BpfSteer needs Linux; this is " + System.Runtime.InteropServices.RuntimeInformation.OSDescription);
             return new KernelFeatureReport(no with { Name = "reuseportCbpf" }, no with { Name = "reuseportEbpf" }, no with { Name = "sockmap" },
-                no with { Name = "redirectCpuKfunc" }, no with { Name = "capBpf" }, no with { Name = "capNetAdmin" }, no with { Name = "tcpMigrateReq" });
+                no with { Name = "redirectCpuKfunc" }, no with { Name = "capBpf" }, no with { Name = "capNetAdmin" }, no with { Name = "capPerfmon" },
+                no with { Name = "tcpMigrateReq" });
         }
         return new KernelFeatureReport(
             FeatureProbes.ReuseportCbpf(),
@@ -32,6 +33,7 @@ public static class KernelFeatures
             FeatureProbes.RedirectCpuKfunc(RedirectCpuKfuncName),
             FeatureProbes.Capability("capBpf", Capabilities.CAP_BPF, "CAP_BPF"),
             FeatureProbes.Capability("capNetAdmin", Capabilities.CAP_NET_ADMIN, "CAP_NET_ADMIN"),
+            FeatureProbes.Capability("capPerfmon", Capabilities.CAP_PERFMON, "CAP_PERFMON"),
             FeatureProbes.TcpMigrateReq());
     }
 }

@@ -20,7 +20,10 @@ public sealed class SockmapForwarderOptions
     /// <remarks>Defaults to <c>true</c>.</remarks>
     public bool RunSelfTest { get; set; } = true;
 
-    /// <summary>Whether <c>Mode=Auto</c> routes may use the sockmap path (see the data path README, "Bounded memory").</summary>
+    /// <summary>
+    /// Whether <c>Mode=Auto</c> routes may use the sockmap path. Off by default: with the per-connection queue bound a
+    /// bulk stream measured no faster on sockmap than on the splice path (see the data path README, "Bounded memory").
+    /// </summary>
     /// <remarks>Defaults to <c>false</c>.</remarks>
     public bool AutoAllowsSockmap { get; set; }
 

@@ -29,6 +29,7 @@ public class KernelFeaturesTests
     {
         Assert.True(_report.CapBpf.Available, _report.CapBpf.Detail);
         Assert.True(_report.CapNetAdmin.Available, _report.CapNetAdmin.Detail);
+        Assert.True(_report.CapPerfmon.Available, _report.CapPerfmon.Detail);
     }
 
     [Fact]
@@ -45,7 +46,7 @@ public class KernelFeaturesTests
     [Fact]
     public void Probe_All_ListsEveryFeatureOnceWithStableNames()
         => Assert.Equal(
-            ["reuseportCbpf", "reuseportEbpf", "sockmap", "redirectCpuKfunc", "capBpf", "capNetAdmin", "tcpMigrateReq"],
+            ["reuseportCbpf", "reuseportEbpf", "sockmap", "redirectCpuKfunc", "capBpf", "capNetAdmin", "capPerfmon", "tcpMigrateReq"],
             _report.All.Select(f => f.Name));
 
     [Fact]

@@ -56,14 +56,27 @@ public sealed class CapabilityFallbackTests
     }
 
     [Fact]
-    public async Task Start_NonRootWithOnlyCapBpfAndCapNetAdmin_SelectorAttachedAndSockmapUsable()
+    public async Task Start_NonRootWithCapBpfNetAdminAndPerfmon_SelectorAttachedAndSockmapUsable()
     {
-        await using var host = await ProxyHostProcess.StartAsync([], Capabilities.NobodyWithBpfAndNetAdmin);
-        const ulong bpfAndNetAdmin = (1UL << 39) | (1UL << 12);
-        Assert.Equal(bpfAndNetAdmin, Capabilities.Effective(host.Pid));
+        await using var host = await ProxyHostProcess.StartAsync([], Capabilities.NobodyWithBpfNetAdminAndPerfmon);
+        const ulong caps = (1UL << 39) | (1UL << 12) | (1UL << 38);
+        Assert.Equal(caps, Capabilities.Effective(host.Pid));
 
         Assert.Contains("Selector     Cbpf attached", host.Output);
         Assert.Contains("Sockmap      usable", host.Output);
+        await Clients.EchoThroughAsync(host.TcpRoutes["demo-echo"], 64 * 1024);
+    }
+
+    [Fact]
+    public async Task Start_NonRootWithoutCapPerfmon_SockmapNotUsableNamingItAndRoutesStillForward()
+    {
+        // Without CAP_PERFMON the verdict could not cut overlapping retransmissions (forwarded twice): no sockmap path.
+        await using var host = await ProxyHostProcess.StartAsync([], Capabilities.NobodyWithBpfAndNetAdmin);
+        Assert.Equal((1UL << 39) | (1UL << 12), Capabilities.Effective(host.Pid));
+
+        Assert.Contains("Selector     Cbpf attached", host.Output);
+        Assert.Contains("Sockmap      NOT usable", host.Output);
+        Assert.Contains("Capability   CAP_PERFMON is missing", host.Output);
         await Clients.EchoThroughAsync(host.TcpRoutes["demo-echo"], 64 * 1024);
     }
 }

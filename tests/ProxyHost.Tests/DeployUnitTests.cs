@@ -19,8 +19,8 @@ public sealed class DeployUnitTests
     public void Unit_Capabilities_AmbientBpfNetAdminNetBindServiceOnly()
     {
         var lines = File.ReadAllLines(Unit);
-        Assert.Contains("AmbientCapabilities=CAP_BPF CAP_NET_ADMIN CAP_NET_BIND_SERVICE", lines);
-        Assert.Contains("CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_NET_BIND_SERVICE", lines);
+        Assert.Contains("AmbientCapabilities=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_NET_BIND_SERVICE", lines);
+        Assert.Contains("CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_NET_BIND_SERVICE", lines);
         Assert.Contains(lines, l => l.StartsWith("User=", StringComparison.Ordinal) && l != "User=root");
         Assert.Contains(lines, l => l.StartsWith("ExecStartPre=", StringComparison.Ordinal) && l.Contains("ProxyHost.dll doctor --config"));
     }

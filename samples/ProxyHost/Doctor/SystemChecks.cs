@@ -31,12 +31,12 @@ internal static class SystemChecks
         else if (forcedSockmap.Count > 0)
         {
             yield return DoctorCheck.Fail("kernel", $"sockmap: {kernel.Sockmap.Detail} TCP routes with Mode=Sockmap cannot start: {string.Join(", ", forcedSockmap)}.",
-                "Run as root or grant CAP_BPF and CAP_NET_ADMIN (deploy/bpfsteer-proxyhost.service), or set Mode to Auto or UserSpace on those routes.");
+                "Run as root or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (deploy/bpfsteer-proxyhost.service), or set Mode to Auto or UserSpace on those routes.");
         }
         else
         {
             yield return DoctorCheck.Warn("kernel", $"sockmap: {kernel.Sockmap.Detail} TCP routes fall back to the user-space path.",
-                "Run as root or grant CAP_BPF and CAP_NET_ADMIN (systemd: AmbientCapabilities=CAP_BPF CAP_NET_ADMIN).");
+                "Run as root or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (systemd: AmbientCapabilities=CAP_BPF CAP_NET_ADMIN CAP_PERFMON).");
         }
 
         if (tcpRoutes.Count > 0)
@@ -50,7 +50,7 @@ internal static class SystemChecks
             : DoctorCheck.Warn("kernel", $"redirectCpuKfunc: {kfunc.Detail} Routes with a Cpu ({string.Join(", ", pinnedRoutes)}) rely on steering where packets are received.",
                 "Compare requested and observed CPU on /bpfsteer; for loopback clients enable RPS on lo (see the rps check).");
 
-        foreach (var (feature, cap) in new[] { (kernel.CapBpf, "CAP_BPF"), (kernel.CapNetAdmin, "CAP_NET_ADMIN") })
+        foreach (var (feature, cap) in new[] { (kernel.CapBpf, "CAP_BPF"), (kernel.CapNetAdmin, "CAP_NET_ADMIN"), (kernel.CapPerfmon, "CAP_PERFMON") })
         {
             if (feature.Available)
             {

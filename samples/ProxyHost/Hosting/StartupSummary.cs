@@ -47,7 +47,7 @@ internal static class StartupSummary
         }
         var kfunc = kernel.RedirectCpuKfunc;
         o.WriteLine($"  kfunc        {KernelFeatures.RedirectCpuKfuncName} {(kfunc.Available ? "present" : "absent")}: {kfunc.Detail}");
-        foreach (var cap in new[] { kernel.CapBpf, kernel.CapNetAdmin })
+        foreach (var cap in new[] { kernel.CapBpf, kernel.CapNetAdmin, kernel.CapPerfmon })
         {
             if (!cap.Available)
             {
@@ -62,7 +62,7 @@ internal static class StartupSummary
         }
         foreach (var route in forwarder?.Routes ?? [])
         {
-            var (mode, reason) = RouteMode.Resolve(route, forwarder!);
+            var (mode, reason) = RouteMode.Resolve(route, forwarder!, RouteMode.AutoAllowsSockmap(services));
             o.WriteLine($"  TCP route    {route.Id}: {route.Listen}, mode {mode} ({reason}), CPU {(route.Cpu is { } c ? c.ToString() : "any")}");
         }
 
@@ -111,7 +111,7 @@ internal static class StartupSummary
         {
             ProxyHostLog.SockmapNotUsable(logger, forwarder.SockmapDetail);
         }
-        foreach (var cap in new[] { kernel.CapBpf, kernel.CapNetAdmin })
+        foreach (var cap in new[] { kernel.CapBpf, kernel.CapNetAdmin, kernel.CapPerfmon })
         {
             if (!cap.Available)
             {

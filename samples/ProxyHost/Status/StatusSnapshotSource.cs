@@ -13,12 +13,14 @@ internal sealed class StatusSnapshotSource
     private readonly IBpfSteerTransportStatus? _transport;
     private readonly ISockmapForwarderStatus? _forwarder;
     private readonly TimeProvider _time;
+    private readonly bool _autoAllowsSockmap;
 
     public StatusSnapshotSource(IServiceProvider services, TimeProvider? time = null)
     {
         _transport = services.GetService<IBpfSteerTransportStatus>();
         _forwarder = services.GetService<ISockmapForwarderStatus>();
         _time = time ?? TimeProvider.System;
+        _autoAllowsSockmap = RouteMode.AutoAllowsSockmap(services);
     }
 
     public bool HasTransport => _transport is not null;
@@ -42,7 +44,7 @@ internal sealed class StatusSnapshotSource
             forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail);
             foreach (var r in f.Routes)
             {
-                var (mode, reason) = RouteMode.Resolve(r, f);
+                var (mode, reason) = RouteMode.Resolve(r, f, _autoAllowsSockmap);
                 routes.Add(new StatusSnapshot.RouteDto(
                     r.Id, r.Listen, mode, reason, r.Cpu, r.ActiveConnections, r.TotalConnections,
                     r.BytesClientToBackend, r.BytesBackendToClient, r.VerdictRunsPerCpu.ToList()));

@@ -101,7 +101,9 @@ internal static class FeatureProbes
 
     public static KernelFeature Capability(string name, int capability, string capName)
     {
-        var has = Capabilities.Has(capability) || (capability == Capabilities.CAP_BPF && Capabilities.Has(Capabilities.CAP_SYS_ADMIN));
+        // CAP_SYS_ADMIN implies CAP_BPF and CAP_PERFMON for the verifier (bpf_capable(), perfmon_capable()).
+        var has = Capabilities.Has(capability)
+            || ((capability is Capabilities.CAP_BPF or Capabilities.CAP_PERFMON) && Capabilities.Has(Capabilities.CAP_SYS_ADMIN));
         return has
             ? new KernelFeature(name, true, $"{capName} is in the effective capability set.")
             : new KernelFeature(name, false, $"{capName} is missing from the effective capability set: run as root or add it (systemd: AmbientCapabilities={capName}).");
@@ -136,6 +138,6 @@ internal static class FeatureProbes
     private static string Describe(int ret) => ret < 0 ? $" ({PosixResult.FromErrno(-ret)})" : "";
 
     private static string Hint(int errno) => errno is Interop.Errno.EPERM or Interop.Errno.EACCES
-        ? " — the process lacks CAP_BPF/CAP_NET_ADMIN"
+        ? " — the process lacks CAP_BPF/CAP_NET_ADMIN/CAP_PERFMON"
         : "";
 }

@@ -44,7 +44,7 @@ internal sealed partial class DataPathForwarder
     private (SockmapEngine? Engine, string Detail) StartSockmap()
     {
         var features = _options.Features ?? KernelFeatures.Current;
-        foreach (var required in new[] { features.Sockmap, features.CapBpf, features.CapNetAdmin })
+        foreach (var required in new[] { features.Sockmap, features.CapBpf, features.CapNetAdmin, features.CapPerfmon })
         {
             if (!required.Available)
             {
@@ -78,13 +78,6 @@ internal sealed partial class DataPathForwarder
         var steering = features.RedirectCpuKfunc.Available
             ? "route CPUs requested through bpf_sk_skb_set_redirect_cpu"
             : "no redirect-CPU kfunc: the verdict runs where each direction's packets are received (see VerdictRunsPerCpu)";
-        var retransmissions = engine.CutsRetransmissions
-            ? "retransmission overlaps are cut in the verdict"
-            : "retransmission overlaps are NOT cut (no CAP_PERFMON): bytes a retransmission repeats are forwarded twice";
-        if (!engine.CutsRetransmissions)
-        {
-            DataPathLog.RetransmissionsNotCut(_logger);
-        }
-        return (engine, $"sockmap ready: {engine.ProgramName}, capacity {engine.Capacity} connections, self-test {selfTest}; {retransmissions}; {steering}");
+        return (engine, $"sockmap ready: {engine.ProgramName}, capacity {engine.Capacity} connections, self-test {selfTest}; retransmission overlaps are cut in the verdict; {steering}");
     }
 }

@@ -71,7 +71,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         {
             if (!_options.AutoAllowsSockmap)
             {
-                return new(ForwardingPath.UserSpace, "Auto mode: sockmap's queue bound (verdict parking) is not proven lossless on this kernel (KERNEL-NOTES 14); set Mode=Sockmap to use it");
+                return new(ForwardingPath.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
             }
             if (options.MaxQueuedBytes <= 0)
             {

@@ -28,7 +28,4 @@ internal static partial class DataPathLog
 
     [LoggerMessage(4107, LogLevel.Error, "Route '{RouteId}': a retransmitted segment overlapped forwarded bytes and its head could not be cut ({Direction}); the connection is reset rather than corrupted.")]
     public static partial void OverlapNotCut(ILogger logger, string routeId, string direction);
-
-    [LoggerMessage(4108, LogLevel.Warning, "The sockmap verdict runs without CAP_PERFMON: it cannot cut the already-forwarded head off retransmitted segments (the kernel's tcp_read_skb hands them over whole), so a retransmission that overlaps received bytes is forwarded twice. Grant CAP_PERFMON, or use Mode=UserSpace.")]
-    public static partial void RetransmissionsNotCut(ILogger logger);
 }

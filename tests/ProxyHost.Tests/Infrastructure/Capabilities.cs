@@ -13,12 +13,17 @@ public static class Capabilities
 
     /// <summary>
     /// The deployment the README and deploy/bpfsteer-proxyhost.service describe: an unprivileged user (nobody) holding
-    /// only CAP_BPF and CAP_NET_ADMIN as ambient capabilities. HOME points somewhere writable for ASP.NET's key ring.
+    /// only CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON as ambient capabilities. HOME points somewhere writable for ASP.NET's key ring.
     /// </summary>
-    public static readonly IReadOnlyList<string> NobodyWithBpfAndNetAdmin =
+    public static readonly IReadOnlyList<string> NobodyWithBpfNetAdminAndPerfmon = Nobody("+bpf,+net_admin,+perfmon");
+
+    /// <summary>The same user without CAP_PERFMON, which the sockmap verdict's kernel reads need.</summary>
+    public static readonly IReadOnlyList<string> NobodyWithBpfAndNetAdmin = Nobody("+bpf,+net_admin");
+
+    private static IReadOnlyList<string> Nobody(string caps) =>
     [
         "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-        "--inh-caps=+bpf,+net_admin", "--ambient-caps=+bpf,+net_admin", "--", "env", "HOME=/tmp",
+        $"--inh-caps={caps}", $"--ambient-caps={caps}", "--", "env", "HOME=/tmp",
     ];
 
     public static ulong Effective(int pid)

@@ -50,7 +50,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
             Options = new(TcpForwarderMode.Auto, null, TimeSpan.Zero, 4 << 20),
         });
         Assert.Equal("UserSpace", decision.Path);
-        Assert.Contains("not proven lossless", decision.Reason);
+        Assert.Contains("BpfSteer:Forwarder:AutoAllowsSockmap", decision.Reason);
     }
 
     [Fact]
@@ -75,11 +75,25 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     }
 
     [Fact]
+    public void Create_NoCapPerfmon_SockmapUnusableNamingIt()
+    {
+        // Without CAP_PERFMON the verdict cannot cut overlapping retransmissions (they would be forwarded twice).
+        var real = KernelFeatures.Current;
+        var noPerfmon = new KernelFeatureReport(real.ReuseportCbpf, real.ReuseportEbpf, real.Sockmap, real.RedirectCpuKfunc, real.CapBpf,
+            real.CapNetAdmin, new KernelFeature("capPerfmon", false, "test: CAP_PERFMON is missing"), real.TcpMigrateReq);
+        using var forwarder = new DataPathForwarder(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+            new DataPathForwarderOptions { Features = noPerfmon });
+
+        Assert.False(forwarder.SockmapUsable);
+        Assert.Contains("CAP_PERFMON", forwarder.SockmapDetail);
+    }
+
+    [Fact]
     public async Task ForwardAsync_SockmapProbeFailed_UserSpaceWithTheProbeReasonLoggedOnce()
     {
         var real = KernelFeatures.Current;
         var broken = new KernelFeatureReport(real.ReuseportCbpf, real.ReuseportEbpf,
-            new KernelFeature("sockmap", false, "test: no sockhash here"), real.RedirectCpuKfunc, real.CapBpf, real.CapNetAdmin, real.TcpMigrateReq);
+            new KernelFeature("sockmap", false, "test: no sockhash here"), real.RedirectCpuKfunc, real.CapBpf, real.CapNetAdmin, real.CapPerfmon, real.TcpMigrateReq);
         var logs = new RecordingLoggerProvider();
         using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
         using var forwarder = new DataPathForwarder(factory, new DataPathForwarderOptions { Features = broken });

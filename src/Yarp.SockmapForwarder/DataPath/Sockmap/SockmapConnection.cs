@@ -194,12 +194,6 @@ internal sealed unsafe partial class SockmapConnection
         {
             return false;
         }
-        // The verdict measures `written` itself (bytes the peer's send queue took) before it parks: no polling here,
-        // unless the loaded verdict cannot (no CAP_PERFMON); then this tick's measurement is all it has.
-        if (!_engine.MeasuresInVerdict && Volatile.Read(ref slot->HighMark) != 0 && redirected != dir.BarrierRedirected)
-        {
-            MeasureBarrier(d);
-        }
         var hot = false;
         if (passed > Volatile.Read(ref slot->Consumed) || dir.PendingCount > 0 || (dir.RdHup && !dir.SourceEof))
         {

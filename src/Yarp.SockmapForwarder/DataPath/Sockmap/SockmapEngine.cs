@@ -15,11 +15,11 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// </summary>
 internal sealed unsafe class SockmapEngine : IDisposable
 {
-    /// <summary>The object without the kfunc: forward_verdict and forward_verdict_polled.</summary>
+    /// <summary>The object without the kfunc: forward_verdict.</summary>
     public const string ObjectName = "sockmap_forward.bpf";
 
     /// <summary>
-    /// The same source built with -DBPFSTEER_REDIRECT_CPU: adds forward_verdict_cpu(_polled) and the kfunc extern. Opened only
+    /// The same source built with -DBPFSTEER_REDIRECT_CPU: adds forward_verdict_cpu and the kfunc extern. Opened only
     /// where the kfunc exists, because libbpf resolves a kfunc extern at load even for a program that is not loaded,
     /// and a kfunc missing from vmlinux BTF makes it search module BTF, which needs CAP_SYS_ADMIN.
     /// </summary>
@@ -39,12 +39,11 @@ internal sealed unsafe class SockmapEngine : IDisposable
     private volatile bool _stopping;
     private int _count;
 
-    private SockmapEngine(BpfObject obj, int capacity, string program, bool measuresInVerdict, ILogger logger)
+    private SockmapEngine(BpfObject obj, int capacity, string program, ILogger logger)
     {
         _object = obj;
         Capacity = capacity;
         ProgramName = program;
-        MeasuresInVerdict = measuresInVerdict;
         Logger = logger;
         ProgramMap = obj.Map("sock_ops_map");
         RedirectMap = obj.Map("redirect_map");
@@ -64,24 +63,8 @@ internal sealed unsafe class SockmapEngine : IDisposable
     /// <summary>Connections the maps can hold (each uses two sockets, two slots).</summary>
     public int Capacity { get; }
 
-    /// <summary>
-    /// The verdict program attached: forward_verdict, or forward_verdict_cpu when the kfunc exists; with the suffix
-    /// _polled when this thread lacks CAP_PERFMON (see <see cref="MeasuresInVerdict"/>).
-    /// </summary>
+    /// <summary>The verdict program attached: forward_verdict, or forward_verdict_cpu when the kfunc exists.</summary>
     public string ProgramName { get; }
-
-    /// <summary>
-    /// True when the verdict measures the peer's send queue itself (bpf_skc_to_tcp_sock, which the verifier allows
-    /// only with CAP_PERFMON or CAP_SYS_ADMIN). False: user space publishes <c>written</c> on every tick instead.
-    /// </summary>
-    public bool MeasuresInVerdict { get; }
-
-    /// <summary>
-    /// True when the verdict cuts the already-forwarded head off retransmitted skbs (cut_seen_head: the kernel's
-    /// tcp_read_skb hands them over whole). It needs the same CAP_PERFMON as <see cref="MeasuresInVerdict"/>; without
-    /// it a retransmission that overlaps received bytes is forwarded twice, so the sockmap path is not lossless.
-    /// </summary>
-    public bool CutsRetransmissions => MeasuresInVerdict;
 
     public int PossibleCpus { get; }
 
@@ -103,11 +86,15 @@ internal sealed unsafe class SockmapEngine : IDisposable
     /// </summary>
     public static SockmapEngine Create(ILogger logger, int capacity, bool redirectCpuKfunc)
     {
-        var measure = ThreadCapabilities.HasPerfmon();
-        var program = (redirectCpuKfunc ? "forward_verdict_cpu" : "forward_verdict") + (measure ? "" : "_polled");
-        string[] programs = redirectCpuKfunc
-            ? ["forward_verdict", "forward_verdict_polled", "forward_verdict_cpu", "forward_verdict_cpu_polled"]
-            : ["forward_verdict", "forward_verdict_polled"];
+        if (!ThreadCapabilities.HasPerfmon())
+        {
+            // The verifier allows the verdict's BTF reads (the peer's send queue, a retransmission's sequence number)
+            // only with it; a verdict without them would forward an overlapping retransmission's head twice.
+            throw new InvalidOperationException("the sockmap verdict needs CAP_PERFMON (or CAP_SYS_ADMIN) on the loading thread: " +
+                "without its kernel reads a retransmission that overlaps received bytes would be forwarded twice");
+        }
+        var program = redirectCpuKfunc ? "forward_verdict_cpu" : "forward_verdict";
+        string[] programs = redirectCpuKfunc ? ["forward_verdict", "forward_verdict_cpu"] : ["forward_verdict"];
         var obj = BpfObject.OpenEmbedded(typeof(SockmapEngine).Assembly, redirectCpuKfunc ? RedirectCpuObjectName : ObjectName);
         try
         {
@@ -118,13 +105,12 @@ internal sealed unsafe class SockmapEngine : IDisposable
             obj.SetMaxEntries("slots", sockets);
             foreach (var p in programs)
             {
-                // Only the attached program is loaded: the others may use what this thread may not (the helper
-                // that needs CAP_PERFMON), and verifying them would be wasted work anyway.
+                // Only the attached program is loaded: verifying the other would be wasted work.
                 obj.SetAutoload(p, p == program);
             }
             obj.Load();
             BpfProgram.Attach(obj.ProgramFd(program), obj.Map("sock_ops_map").Fd, BPF_SK_SKB_STREAM_VERDICT, program);
-            return new SockmapEngine(obj, capacity, program, measure, logger);
+            return new SockmapEngine(obj, capacity, program, logger);
         }
         catch
         {
