@@ -35,6 +35,17 @@ public sealed class SockmapObjectTests : IDisposable
     }
 
     [Fact]
+    public void Lookup_ValueMirrorOfWrongSize_ThrowsNamingTheMapInsteadOfOverrunning()
+    {
+        _object.Load();
+        var slots = _object.Map("slots");
+        // 16 bytes, where conn_slot is larger: the kernel would copy the whole value into it.
+        var ex = Assert.Throws<ArgumentException>(() => slots.TryLookup(0u, out RouteBytesPair _));
+        Assert.Contains("'slots'", ex.Message);
+        Assert.Contains("16-byte values", ex.Message);
+    }
+
+    [Fact]
     public void Verdict_PairedSockets_RedirectsClientBytesToBackendAndCounts()
     {
         _object.Load();
@@ -64,7 +75,8 @@ public sealed class SockmapObjectTests : IDisposable
         backend.Accepted.Send("pong"u8.ToArray());
         Assert.Equal("pong"u8.ToArray(), ReceiveExactly(client.Client, 4));
 
-        Assert.True(slots.TryLookup(0u, out ConnSlot slot));
+        // The forwarder's own mirror (size-tested against the header): a short local copy let the lookup overrun the stack.
+        Assert.True(slots.TryLookup(0u, out Yarp.SockmapForwarder.DataPath.Sockmap.ConnSlot slot));
         Assert.Equal((ulong)payload.Length, slot.Redirected);
         var perCpu = RouteBytes(3);
         Assert.Equal(payload.Length, perCpu.ClientToBackend);
@@ -115,7 +127,8 @@ public sealed class SockmapObjectTests : IDisposable
 
     public void Dispose() => _object.Dispose();
 
-    // Local mirrors of bpf/sockmap_forward.h for this object-level test (the forwarder has its own, size-tested).
+    // Local mirrors of bpf/sockmap_forward.h for this object-level test (the forwarder has its own, size-tested;
+    // conn_slot, which keeps growing, comes from there).
     [StructLayout(LayoutKind.Sequential)]
     private struct ConnState
     {
@@ -124,10 +137,9 @@ public sealed class SockmapObjectTests : IDisposable
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct ConnSlot
+    private struct RouteBytesPair
     {
-        public ulong Redirected, Passed, Verdicts, Parks, Written, Consumed, HighMark, PeerBase;
-        public uint Parked, LastCpu;
+        public ulong A, B;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -96,9 +96,10 @@ internal sealed unsafe class BpfObject : IDisposable
     /// <summary>A map of the loaded object, borrowed: it stays valid until this object is disposed.</summary>
     public BpfMap Map(string map)
     {
-        var fd = MapFd(FindMap(map, required: true));
+        var handle = FindMap(map, required: true);
+        var fd = MapFd(handle);
         CheckLibbpf(fd, $"bpf_map__fd({map})");
-        return new BpfMap(map, new SafeFileDescriptorHandle(fd, ownsHandle: false));
+        return new BpfMap(map, new SafeFileDescriptorHandle(fd, ownsHandle: false), MapKeySize(handle), MapValueSize(handle));
     }
 
     private nint FindProgram(string program)

@@ -58,6 +58,12 @@ internal static partial class Libbpf
     [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map__fd")]
     internal static partial int MapFd(nint map);
 
+    [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map__key_size")]
+    internal static partial uint MapKeySize(nint map);
+
+    [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map__value_size")]
+    internal static partial uint MapValueSize(nint map);
+
     [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map__set_max_entries")]
     internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
 
