@@ -26,6 +26,8 @@ echo "== build (Release)"
 dotnet build Solution.sln -c Release -nologo -clp:ErrorsOnly || exit 1
 dotnet build benchmarks/scaling/ScalingApp -c Release -nologo -clp:ErrorsOnly || exit 1
 
+# Whether the tree differs from the commit, decided before this run rewrites its own (tracked) result files.
+dirty="$(git diff --quiet HEAD -- . ':(exclude)benchmarks/results' 2>/dev/null || echo ' (with uncommitted changes)')"
 rm -rf "$raw"
 mkdir -p "$raw"
 : >"$status"
@@ -36,7 +38,7 @@ echo "== load before the run: $load (1/5/15 min)"
 echo "$load" >"$raw/load-before.txt"
 # When and what was measured (the report may be re-rendered later from these raw files).
 printf '%s UTC, commit %s%s\n' "$(date -u -d "@$started" '+%Y-%m-%d %H:%M')" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-  "$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')" >"$raw/run-info.txt"
+  "$dirty" >"$raw/run-info.txt"
 
 for entry in "${budgets[@]}"; do
   suite=${entry%%:*}

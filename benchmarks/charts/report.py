@@ -224,7 +224,8 @@ def write_markdown(path, docs, table, problems, charts, title, suites):
         lines += ["## Charts", ""] + [f"![{os.path.basename(c)}]({os.path.relpath(c, os.path.dirname(path))})" for c in charts] + [""]
     if problems:
         lines += ["## Inputs not used", ""] + [f"- {p}" for p in problems] + [""]
-    lines += ["Raw results: `benchmarks/results/raw/*.json` (not committed; re-run `benchmarks/run.sh` to reproduce).", ""]
+    lines += ["Raw results: `benchmarks/results/raw/*.json` (committed with this file; the per-run logs next to them are not). "
+              "Re-run `benchmarks/run.sh` to reproduce.", ""]
     open(path, "w").write("\n".join(lines))
 
 
