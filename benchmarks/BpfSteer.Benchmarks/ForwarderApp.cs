@@ -64,7 +64,7 @@ internal static class ForwarderApp
         using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions
         {
             AutoAllowsSockmap = true,
-            Steering = new Yarp.SockmapForwarder.DataPath.Steering.RfsSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
+            Steering = new Yarp.SockmapForwarder.SockmapSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
         });
         if (mode != TcpForwarderMode.UserSpace && !forwarder.SockmapUsable)
         {

@@ -30,9 +30,9 @@ internal sealed class DataPathForwarderOptions
     /// <remarks>Defaults to 10 seconds.</remarks>
     public TimeSpan PlacementHold { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Per-route CPU affinity of the sockmap path through Receive Flow Steering (see <see cref="Steering.RfsSteeringOptions"/>).</summary>
-    /// <remarks>Defaults to a new <see cref="Steering.RfsSteeringOptions"/> (steering off).</remarks>
-    public Steering.RfsSteeringOptions Steering { get; set; } = new();
+    /// <summary>Per-route CPU affinity of the sockmap path through Receive Flow Steering (see <see cref="SockmapSteeringOptions"/>).</summary>
+    /// <remarks>Defaults to a new <see cref="SockmapSteeringOptions"/> (steering off).</remarks>
+    public SockmapSteeringOptions Steering { get; set; } = new();
 
     /// <summary>The data path settings for the public, configuration-bound <see cref="SockmapForwarderOptions"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value cannot work; the message names its configuration key.</exception>
@@ -47,21 +47,13 @@ internal sealed class DataPathForwarderOptions
         {
             throw new ArgumentOutOfRangeException(nameof(options), $"{Section}:PlacementHold must not be negative; '{options.PlacementHold}' was set.");
         }
-        var steering = options.Steering ?? new SockmapSteeringOptions();
         var result = new DataPathForwarderOptions
         {
             SockmapCapacity = options.SockmapCapacity,
             RunSelfTest = options.RunSelfTest,
             AutoAllowsSockmap = options.AutoAllowsSockmap,
             PlacementHold = options.PlacementHold,
-            Steering = new Steering.RfsSteeringOptions
-            {
-                Enabled = steering.Enabled,
-                ConfigureRfs = steering.ConfigureRfs,
-                SockFlowEntries = steering.SockFlowEntries,
-                FlowCountPerQueue = steering.FlowCountPerQueue,
-                RefreshInterval = steering.RefreshInterval,
-            },
+            Steering = options.Steering ?? new SockmapSteeringOptions(),
         };
         result.Steering.Validate();
         return result;

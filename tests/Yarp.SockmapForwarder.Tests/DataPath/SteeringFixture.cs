@@ -19,7 +19,7 @@ public sealed class SteeringFixture : IDisposable
         Forwarder = new DataPathForwarder(NullLoggerFactory.Instance, new DataPathForwarderOptions
         {
             RunSelfTest = false, // the shared fixture's forwarder ran it on this kernel
-            Steering = new RfsSteeringOptions { Enabled = true, ConfigureRfs = true },
+            Steering = new SockmapSteeringOptions { Enabled = true, ConfigureRfs = true },
         });
         Assert.True(Forwarder.SockmapUsable, Forwarder.SockmapDetail);
     }

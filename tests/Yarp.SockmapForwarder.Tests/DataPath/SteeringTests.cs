@@ -156,7 +156,7 @@ public sealed class SteeringTests(ForwarderFixture fixture, SteeringFixture stee
     [Fact]
     public void Options_RefreshIntervalTooShort_ErrorNamesTheSetting()
     {
-        var options = new RfsSteeringOptions { Enabled = true, RefreshInterval = TimeSpan.FromMilliseconds(1) };
+        var options = new SockmapSteeringOptions { Enabled = true, RefreshInterval = TimeSpan.FromMilliseconds(1) };
         var ex = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
         Assert.Contains("BpfSteer:Forwarder:Steering:RefreshInterval", ex.Message);
     }

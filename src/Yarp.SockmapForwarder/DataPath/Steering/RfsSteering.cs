@@ -12,14 +12,14 @@ namespace Yarp.SockmapForwarder.DataPath.Steering;
 /// a thread pinned to that CPU (<see cref="FlowRecorder"/>), so the kernel processes the client's and the
 /// backend's packets there; the verdict runs in that softirq and the psock backlog work is queued on the same
 /// CPU. Needs RFS on the interface the traffic arrives on (detected; configured only when
-/// <see cref="RfsSteeringOptions.ConfigureRfs"/> allows, and restored on dispose). The result per connection is
+/// <see cref="SockmapSteeringOptions.ConfigureRfs"/> allows, and restored on dispose). The result per connection is
 /// a status: <c>"rfs"</c> or <c>"none: reason"</c>.
 /// </summary>
 internal sealed class RfsSteering : IDisposable
 {
     private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(5);
 
-    private readonly RfsSteeringOptions _options;
+    private readonly SockmapSteeringOptions _options;
     private readonly ILogger _logger;
     private readonly RfsConfiguration _config;
     private readonly ConcurrentDictionary<int, FlowRecorder> _recorders = new();
@@ -28,7 +28,7 @@ internal sealed class RfsSteering : IDisposable
     private readonly object _gate = new();
     private bool _disposed;
 
-    public RfsSteering(RfsSteeringOptions options, ILogger logger, RfsConfiguration? config = null)
+    public RfsSteering(SockmapSteeringOptions options, ILogger logger, RfsConfiguration? config = null)
     {
         options.Validate();
         _options = options;
