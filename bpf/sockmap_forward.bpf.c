@@ -172,6 +172,9 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 	 */
 	if (len == 0)
 		return SK_DROP;
+	/* A head that could not be cut left a hole: nothing after it may reach the peer (user space resets both sides). */
+	if (slot->trim_failed)
+		return SK_DROP;
 	int cut = cut_seen_head(skb, slot, &cookie);
 	if (cut) /* 1: the whole skb was seen before; -1: its seen head could not be cut (user space resets) */
 		return SK_DROP;

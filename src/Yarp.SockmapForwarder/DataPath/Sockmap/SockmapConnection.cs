@@ -182,12 +182,8 @@ internal sealed unsafe partial class SockmapConnection
             dir.LastPassed = passed;
             _lastActivity = now;
         }
-        if (Volatile.Read(ref slot->TrimFailed) != 0)
+        if (ResetIfHoled(d))
         {
-            // The verdict dropped an skb whose already-forwarded head it could not cut (see cut_seen_head): bytes are
-            // missing from this direction, so the stream must not continue as if nothing happened.
-            DataPathLog.OverlapNotCut(_engine.Logger, _request.RouteId, d == 0 ? "client to backend" : "backend to client");
-            Finish(d == 0 ? "client-overlap-reset" : "backend-overlap-reset", resetBoth: true);
             return false;
         }
         if (dir.DestinationShut)
@@ -214,7 +210,7 @@ internal sealed unsafe partial class SockmapConnection
     private bool TryPropagateEof(int d)
     {
         var dir = _dirs[d];
-        if (dir.DestinationShut)
+        if (dir.DestinationShut || ResetIfHoled(d))
         {
             return false;
         }
@@ -224,6 +220,22 @@ internal sealed unsafe partial class SockmapConnection
             dir.DestinationShut = true;
             return false;
         }
+        return true;
+    }
+
+    /// <summary>
+    /// The verdict dropped an skb whose already-forwarded head it could not cut (see cut_seen_head) and drops every
+    /// later one of this direction: bytes are missing, so the stream must end with a reset, never with a FIN that
+    /// would pass it off as complete. True when the connection was reset.
+    /// </summary>
+    private bool ResetIfHoled(int d)
+    {
+        if (Volatile.Read(ref Slot(d)->TrimFailed) == 0)
+        {
+            return false;
+        }
+        DataPathLog.OverlapNotCut(_engine.Logger, _request.RouteId, d == 0 ? "client to backend" : "backend to client");
+        Finish(d == 0 ? "client-overlap-reset" : "backend-overlap-reset", resetBoth: true);
         return true;
     }
 
