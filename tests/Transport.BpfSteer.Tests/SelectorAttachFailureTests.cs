@@ -1,5 +1,6 @@
 using System.Net;
 using BpfSteer.Interop;
+using BpfSteer.Testing;
 using BpfSteer.Transport;
 using BpfSteer.Transport.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -71,14 +72,14 @@ public class SelectorAttachFailureTests
         {
             _first ??= await _factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0)).AsTask().DefaultTimeout();
             ValueTask<Microsoft.AspNetCore.Connections.IConnectionListener> bind;
-            var saved = DropBpfCapabilities();
+            var saved = ThreadCapabilitySet.Drop(21, 38, 39); // CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF
             try
             {
                 bind = _factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
             }
             finally
             {
-                Restore(saved);
+                ThreadCapabilitySet.Restore(saved);
             }
             return await bind.AsTask().DefaultTimeout();
         }
@@ -90,34 +91,6 @@ public class SelectorAttachFailureTests
                 await _first.DisposeAsync();
             }
             State.Dispose();
-        }
-    }
-
-    private static unsafe Libc.CapUserData[] DropBpfCapabilities()
-    {
-        var header = new Libc.CapUserHeader { Version = Libc.LinuxCapabilityVersion3 };
-        var data = new Libc.CapUserData[2];
-        fixed (Libc.CapUserData* d = data)
-        {
-            Assert.Equal(0, Libc.CapGet(&header, d));
-            var dropped = new[] { d[0], d[1] };
-            dropped[0].Effective &= ~(1u << 21);                 // CAP_SYS_ADMIN
-            dropped[1].Effective &= ~((1u << 7) | (1u << 6));     // CAP_BPF (39), CAP_PERFMON (38)
-            fixed (Libc.CapUserData* n = dropped)
-            {
-                header.Version = Libc.LinuxCapabilityVersion3;
-                Assert.Equal(0, Libc.CapSet(&header, n));
-            }
-        }
-        return data;
-    }
-
-    private static unsafe void Restore(Libc.CapUserData[] saved)
-    {
-        var header = new Libc.CapUserHeader { Version = Libc.LinuxCapabilityVersion3 };
-        fixed (Libc.CapUserData* d = saved)
-        {
-            Assert.Equal(0, Libc.CapSet(&header, d));
         }
     }
 }

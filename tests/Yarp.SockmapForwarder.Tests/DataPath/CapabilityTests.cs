@@ -58,7 +58,7 @@ public sealed class CapabilityTests
         {
             try
             {
-                var saved = SetEffective(caps);
+                var saved = ThreadCapabilitySet.SetEffective(caps);
                 try
                 {
                     effective = ThreadCapabilities.Effective();
@@ -66,7 +66,7 @@ public sealed class CapabilityTests
                 }
                 finally
                 {
-                    Restore(saved);
+                    ThreadCapabilitySet.Restore(saved);
                 }
             }
             catch (Exception ex)
@@ -77,34 +77,5 @@ public sealed class CapabilityTests
         thread.Start();
         Assert.True(thread.Join(TimeSpan.FromSeconds(60)), "engine creation and self-test did not finish in 60 s");
         return (effective, result, error);
-    }
-
-    /// <summary>Sets this thread's effective set (permitted stays, so <see cref="Restore"/> can raise it again).</summary>
-    private static unsafe Libc.CapUserData[] SetEffective(ulong effective)
-    {
-        var header = new Libc.CapUserHeader { Version = Libc.LinuxCapabilityVersion3 };
-        var saved = new Libc.CapUserData[2];
-        fixed (Libc.CapUserData* d = saved)
-        {
-            Assert.Equal(0, Libc.CapGet(&header, d));
-        }
-        var changed = new[] { saved[0], saved[1] };
-        changed[0].Effective = (uint)effective;
-        changed[1].Effective = (uint)(effective >> 32);
-        fixed (Libc.CapUserData* n = changed)
-        {
-            header.Version = Libc.LinuxCapabilityVersion3;
-            Assert.Equal(0, Libc.CapSet(&header, n));
-        }
-        return saved;
-    }
-
-    private static unsafe void Restore(Libc.CapUserData[] saved)
-    {
-        var header = new Libc.CapUserHeader { Version = Libc.LinuxCapabilityVersion3 };
-        fixed (Libc.CapUserData* d = saved)
-        {
-            Assert.Equal(0, Libc.CapSet(&header, d));
-        }
     }
 }
