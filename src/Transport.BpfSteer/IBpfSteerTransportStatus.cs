@@ -24,4 +24,14 @@ public interface IBpfSteerTransportStatus
 /// <param name="Accepted">Connections accepted since start.</param>
 /// <param name="IncomingCpuMatched">Accepted connections whose SO_INCOMING_CPU equalled <paramref name="Cpu"/>.</param>
 /// <param name="ActiveConnections">Connections currently open on this worker.</param>
-public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections);
+public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections)
+{
+    /// <summary>
+    /// accept4 calls that failed for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM). While such a
+    /// failure lasts the worker retries every 100 ms, so this grows by about ten per second of exhaustion, not faster.
+    /// </summary>
+    public long AcceptResourceFailures { get; init; }
+
+    /// <summary>Episodes of resource exhaustion (a run of failed accepts ended by a successful one counts once).</summary>
+    public long AcceptPauses { get; init; }
+}

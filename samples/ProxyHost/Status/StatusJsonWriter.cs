@@ -35,6 +35,8 @@ internal static class StatusJsonWriter
                 w.WriteNumber("accepted", worker.Accepted);
                 w.WriteNumber("incomingCpuMatched", worker.IncomingCpuMatched);
                 w.WriteNumber("activeConnections", worker.ActiveConnections);
+                w.WriteNumber("acceptResourceFailures", worker.AcceptResourceFailures);
+                w.WriteNumber("acceptPauses", worker.AcceptPauses);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

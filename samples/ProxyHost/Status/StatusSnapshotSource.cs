@@ -34,7 +34,7 @@ internal sealed class StatusSnapshotSource
         {
             transport = new StatusSnapshot.TransportDto(
                 t.Selector, t.SelectorDetail, t.Endpoints.ToList(),
-                t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections)).ToList());
+                t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections, w.AcceptResourceFailures, w.AcceptPauses)).ToList());
         }
 
         var routes = new List<StatusSnapshot.RouteDto>();

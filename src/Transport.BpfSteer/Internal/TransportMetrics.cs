@@ -20,6 +20,9 @@ internal sealed class TransportMetrics : IDisposable
         _meter.CreateObservableCounter("bpfsteer.transport.incoming_cpu_matched",
             () => counters().Select(c => Measure(c.IncomingCpuMatched, c.Cpu)), "{connection}",
             "Accepted connections whose SO_INCOMING_CPU equalled the worker's CPU.");
+        _meter.CreateObservableCounter("bpfsteer.transport.accept_resource_failures",
+            () => counters().Select(c => Measure(c.AcceptResourceFailures, c.Cpu)), "{call}",
+            "accept4 calls that failed for lack of descriptors or memory (retried every 100 ms while it lasts).");
         _meter.CreateObservableUpDownCounter("bpfsteer.transport.active_connections",
             () => counters().Select(c => Measure(c.ActiveConnections, c.Cpu)), "{connection}", "Connections open on the worker.");
     }

@@ -9,6 +9,8 @@ internal sealed class WorkerCounters(int cpu)
     private long _accepted;
     private long _incomingCpuMatched;
     private long _active;
+    private long _acceptResourceFailures;
+    private long _acceptPauses;
 
     public int Cpu { get; } = cpu;
 
@@ -17,6 +19,21 @@ internal sealed class WorkerCounters(int cpu)
     public long IncomingCpuMatched => Volatile.Read(ref _incomingCpuMatched);
 
     public long ActiveConnections => Volatile.Read(ref _active);
+
+    /// <summary>accept4 calls that failed for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).</summary>
+    public long AcceptResourceFailures => Volatile.Read(ref _acceptResourceFailures);
+
+    /// <summary>Episodes of such failures: a run of failures ended by a successful accept counts once.</summary>
+    public long AcceptPauses => Volatile.Read(ref _acceptPauses);
+
+    public void OnAcceptResourceFailure(bool episodeStarts)
+    {
+        Interlocked.Increment(ref _acceptResourceFailures);
+        if (episodeStarts)
+        {
+            Interlocked.Increment(ref _acceptPauses);
+        }
+    }
 
     public void OnAccepted(bool incomingCpuMatched)
     {
@@ -30,5 +47,9 @@ internal sealed class WorkerCounters(int cpu)
 
     public void OnClosed() => Interlocked.Decrement(ref _active);
 
-    public BpfSteerWorkerStatus Snapshot() => new(Cpu, Accepted, IncomingCpuMatched, ActiveConnections);
+    public BpfSteerWorkerStatus Snapshot() => new(Cpu, Accepted, IncomingCpuMatched, ActiveConnections)
+    {
+        AcceptResourceFailures = AcceptResourceFailures,
+        AcceptPauses = AcceptPauses,
+    };
 }

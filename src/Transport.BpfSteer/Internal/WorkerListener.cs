@@ -100,6 +100,7 @@ internal sealed class WorkerListener : IEpollHandler
             if (result.Errno is EMFILE or ENFILE or ENOBUFS or Errno.ENOMEM)
             {
                 // Once per episode, not per back-off: a host out of descriptors must not also flood its log.
+                _worker.Counters.OnAcceptResourceFailure(episodeStarts: _pausesThisEpisode == 0);
                 if (_pausesThisEpisode++ == 0)
                 {
                     BpfSteerLog.AcceptPaused(_logger, _owner.EndPointText, _worker.Cpu, result.ToString(), (int)ResourceBackoff.TotalMilliseconds);
