@@ -30,7 +30,7 @@ internal static class ParkStress
         var keepGoing = options.ContainsKey("keep-going");
         var patterns = new[] { Pattern(0, size), Pattern(1, size) };
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
-        using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions { AutoAllowsSockmap = true });
+        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions { AutoAllowsSockmap = true });
         if (!forwarder.SockmapUsable)
         {
             Console.Error.WriteLine("sockmap not usable: " + forwarder.SockmapDetail);
@@ -131,8 +131,12 @@ internal static class ParkStress
         backend.NoDelay = true;
         var request = new ForwardingRequest
         {
-            RouteId = "stress", RouteIndex = 7, ClientSocket = pc, Backend = pb,
-            Options = new DataPathOptions(TcpForwarderMode.Sockmap, null, TimeSpan.FromSeconds(60), maxQueued),
+            Route = new TcpRouteConfig
+            {
+                RouteId = "stress", Listen = "127.0.0.1:0", ClusterId = "stress", Mode = TcpForwarderMode.Sockmap,
+                IdleTimeout = TimeSpan.FromSeconds(60), MaxQueuedBytes = maxQueued,
+            },
+            RouteIndex = 7, ClientSocket = pc, Backend = pb,
         };
         var forwarding = Task.Run(() => forwarder.ForwardAsync(request, CancellationToken.None));
         var lengths = new long[2];

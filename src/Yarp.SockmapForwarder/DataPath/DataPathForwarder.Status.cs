@@ -43,7 +43,7 @@ internal sealed partial class DataPathForwarder
     /// <summary>Probe, load, attach, self-test: the sockmap path exists only when all of them pass.</summary>
     private (SockmapEngine? Engine, string Detail) StartSockmap()
     {
-        var features = _options.Features ?? KernelFeatures.Current;
+        var features = _features ?? KernelFeatures.Current;
         foreach (var required in new[] { features.Sockmap, features.CapBpf, features.CapNetAdmin, features.CapPerfmon })
         {
             if (!required.Available)

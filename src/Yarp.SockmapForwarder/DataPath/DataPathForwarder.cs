@@ -15,7 +15,8 @@ namespace Yarp.SockmapForwarder.DataPath;
 internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisposable
 {
     private readonly ILogger _logger;
-    private readonly DataPathForwarderOptions _options;
+    private readonly SockmapForwarderOptions _options;
+    private readonly KernelFeatureReport? _features;
     private readonly Lazy<(SockmapEngine? Engine, string Detail)> _sockmap;
     private readonly ConcurrentDictionary<int, SpliceLoop> _spliceLoops = new();
     private readonly ConcurrentDictionary<int, PlacementMonitor> _placement = new();
@@ -27,15 +28,15 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private readonly object _spliceGate = new();
     private bool _disposed;
 
-    public DataPathForwarder(ILoggerFactory loggerFactory, DataPathForwarderOptions? options = null)
+    /// <param name="loggerFactory">Creates the data path's logger.</param>
+    /// <param name="options">The process-wide settings, already validated (<see cref="Internal.SockmapForwarderOptionsValidator"/>).</param>
+    /// <param name="features">The kernel feature report to decide with; null means <see cref="KernelFeatures.Current"/>.</param>
+    public DataPathForwarder(ILoggerFactory loggerFactory, SockmapForwarderOptions? options = null, KernelFeatureReport? features = null)
     {
         _logger = loggerFactory.CreateLogger("Yarp.SockmapForwarder.DataPath");
-        _options = options ?? new DataPathForwarderOptions();
-        if (_options.SockmapCapacity <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"SockmapCapacity must be positive; '{_options.SockmapCapacity}' was set.");
-        }
-        _rfs = new RfsSteering(_options.Steering, _logger);
+        _options = options ?? new SockmapForwarderOptions();
+        _features = features;
+        _rfs = new RfsSteering(_options.Steering ?? new SockmapSteeringOptions(), _logger);
         _sockmap = new Lazy<(SockmapEngine?, string)>(StartSockmap, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -53,8 +54,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     /// <summary>Decides the path for one connection; the same rule <see cref="ForwardAsync"/> applies.</summary>
     public ForwardingPath Choose(ForwardingRequest request)
     {
-        var options = request.Options;
-        if (options.Mode == TcpForwarderMode.UserSpace)
+        var route = request.Route;
+        if (route.Mode == TcpForwarderMode.UserSpace)
         {
             return new(ForwardingPath.UserSpace, "the route's mode is UserSpace");
         }
@@ -67,26 +68,26 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         {
             return new(ForwardingPath.UserSpace, "sockmap is not usable: " + detail);
         }
-        if (options.Mode == TcpForwarderMode.Auto)
+        if (route.Mode == TcpForwarderMode.Auto)
         {
             if (!_options.AutoAllowsSockmap)
             {
                 return new(ForwardingPath.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
             }
-            if (options.MaxQueuedBytes <= 0)
+            if (route.MaxQueuedBytes <= 0)
             {
                 return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
-            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? options.Cpu : null;
+            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? request.Cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
                 return new(ForwardingPath.UserSpace, reason);
             }
         }
-        return new(ForwardingPath.Sockmap, options.Mode == TcpForwarderMode.Sockmap
+        return new(ForwardingPath.Sockmap, route.Mode == TcpForwarderMode.Sockmap
             ? "the route's mode is Sockmap"
-            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {options.MaxQueuedBytes} bytes");
+            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes");
     }
 
     public async Task<ForwardingResult> ForwardAsync(ForwardingRequest request, CancellationToken cancellationToken)
@@ -122,12 +123,12 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         SocketIo.Adopt(request.ClientSocket!);
         SocketIo.Adopt(request.Backend);
-        if (request.Options.MaxQueuedBytes <= 0)
+        if (request.Route.MaxQueuedBytes <= 0)
         {
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Options.Cpu, out var steeringStatus);
+        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringStatus);
         RecordSteering(request, steeringStatus); // before the insertion: bytes flow (and stats are read) from then on
         PairOutcome outcome;
         string detail;
@@ -150,8 +151,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             var early = connection.EarlyBytes;
             var plain = new ForwardingRequest
             {
-                RouteId = request.RouteId, RouteIndex = request.RouteIndex, ClientSocket = request.ClientSocket,
-                Backend = request.Backend, Options = request.Options,
+                Route = request.Route, RouteIndex = request.RouteIndex, Cpu = request.Cpu, ClientSocket = request.ClientSocket,
+                Backend = request.Backend,
             };
             return await ForwardUserSpaceAsync(plain, early, 0, cancellationToken).ConfigureAwait(false);
         }
@@ -177,8 +178,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         var prefix = Concat(request.BackendPreamble, request.ClientBufferedData);
         _counters.AddBytes(route, early.C2B + bufferedCounted, early.B2C);
         var connection = new SpliceConnection(request.ClientSocket, request.Backend, prefix, (early.C2B + bufferedCounted, early.B2C),
-            request.Options.IdleTimeout, OnBytes);
-        var loop = SpliceLoopFor(request.Options.Cpu);
+            request.Route.IdleTimeout, OnBytes);
+        var loop = SpliceLoopFor(request.Cpu);
         loop.Start(connection);
         using var registration = cancellationToken.Register(() => loop.Abort(connection));
         return await connection.Completion.ConfigureAwait(false);
@@ -214,7 +215,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private void RecordSteering(ForwardingRequest request, string status)
     {
         _steering[request.RouteIndex] = status;
-        LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Options.Cpu?.ToString() ?? "none", status));
+        LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", status));
     }
 
     private void Record(ForwardingRequest request, ForwardingPath path)

@@ -8,7 +8,7 @@ namespace Yarp.SockmapForwarder.DataPath;
 /// CPU, sockmap fell to 0.34× direct while a user-space proxy kept 0.59×. So, per route: every second, the
 /// per-CPU verdict runs of both directions since the last look are compared; when at least 90% of each
 /// direction's runs were on the same single CPU (and there were enough runs to judge), new connections of the
-/// route use the user-space path for <see cref="DataPathForwarderOptions.PlacementHold"/>, after which sockmap is
+/// route use the user-space path for <see cref="SockmapForwarderOptions.PlacementHold"/>, after which sockmap is
 /// tried again and re-measured. A machine (or cgroup) with one usable CPU never uses sockmap in Auto mode.
 /// </summary>
 internal sealed class PlacementMonitor

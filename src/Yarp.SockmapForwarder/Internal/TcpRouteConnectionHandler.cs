@@ -114,7 +114,7 @@ internal sealed class TcpRouteConnectionHandler
 
         var request = new ForwardingRequest
         {
-            RouteId = route.RouteId,
+            Route = config,
             RouteIndex = route.Index,
             ClientSocket = clientSocket,
             ClientBufferedData = buffered,
@@ -122,7 +122,7 @@ internal sealed class TcpRouteConnectionHandler
             Backend = backend.Socket,
             BackendPreamble = ProxyProtocolHeader.Build(config.ProxyProtocol, connection.RemoteEndPoint, connection.LocalEndPoint),
             // Without a route CPU, a handed-off connection stays on the CPU whose worker accepted it (BpfSteer's point).
-            Options = new DataPathOptions(config.Mode, config.Cpu ?? workerCpu, config.IdleTimeout, config.MaxQueuedBytes),
+            Cpu = config.Cpu ?? workerCpu,
         };
         ForwardingResult result;
         try

@@ -24,7 +24,7 @@ public sealed class Iperf3Tests(ForwarderFixture fixture)
             var route = mode == TcpForwarderMode.Sockmap ? 7 : 8;
             var before = fixture.Forwarder.GetRouteStats(route);
             await using var proxy = new MiniProxy(fixture.Forwarder, new IPEndPoint(IPAddress.Loopback, port),
-                new DataPathOptions(mode, null, TimeSpan.FromSeconds(30), 4 << 20), route);
+                TestRoutes.Config($"route{route}", mode, TimeSpan.FromSeconds(30), 4 << 20), route);
             using var client = Process.Start(new ProcessStartInfo("iperf3", $"-c 127.0.0.1 -p {proxy.EndPoint.Port} -t 2 -J") { RedirectStandardOutput = true, RedirectStandardError = true })!;
             var json = await client.StandardOutput.ReadToEndAsync().WithTimeout(TimeSpan.FromSeconds(30));
             await client.WaitForExitAsync().WithTimeout(TimeSpan.FromSeconds(10));

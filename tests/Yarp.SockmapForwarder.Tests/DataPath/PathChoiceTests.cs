@@ -32,8 +32,8 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         Assert.Equal("Sockmap", Decide(a, TcpForwarderMode.Sockmap, 0).Path);
         var pipe = new ForwardingRequest
         {
-            RouteId = "r", RouteIndex = 10, Backend = a.Backend, ClientPipe = new DuplexPipe(new Pipe().Reader, new Pipe().Writer),
-            Options = new(TcpForwarderMode.Sockmap, null, TimeSpan.Zero, 4 << 20),
+            Route = TestRoutes.Config("r", TcpForwarderMode.Sockmap, TimeSpan.Zero, 4 << 20), RouteIndex = 10, Backend = a.Backend,
+            ClientPipe = new DuplexPipe(new Pipe().Reader, new Pipe().Writer),
         };
         Assert.Contains("no socket hand-off", fixture.Forwarder.Choose(pipe).Reason);
         await Task.CompletedTask;
@@ -42,12 +42,12 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     [Fact]
     public void Choose_AutoWithDefaultOptions_UserSpaceBecauseParkingIsNotProvenLossless()
     {
-        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new DataPathForwarderOptions { RunSelfTest = false });
+        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new SockmapForwarderOptions { RunSelfTest = false });
         using var a = Pair();
         var decision = forwarder.Choose(new ForwardingRequest
         {
-            RouteId = "r", RouteIndex = 10, ClientSocket = a.Client, Backend = a.Backend,
-            Options = new(TcpForwarderMode.Auto, null, TimeSpan.Zero, 4 << 20),
+            Route = TestRoutes.Config("r", TcpForwarderMode.Auto, TimeSpan.Zero, 4 << 20), RouteIndex = 10, ClientSocket = a.Client,
+            Backend = a.Backend,
         });
         Assert.Equal("UserSpace", decision.Path);
         Assert.Contains("BpfSteer:Forwarder:AutoAllowsSockmap", decision.Reason);
@@ -56,7 +56,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     [Fact]
     public async Task ForwardAsync_SockmapFull_NextConnectionUsesUserSpaceAndBothAreByteExact()
     {
-        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new DataPathForwarderOptions { SockmapCapacity = 1 });
+        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new SockmapForwarderOptions { SockmapCapacity = 1 });
         Assert.True(forwarder.SockmapUsable, forwarder.SockmapDetail);
         await using var first = await ProxiedConnection.StartAsync(forwarder, TcpForwarderMode.Sockmap, route: 16).DefaultTimeout();
         await first.User.SendAsync("1"u8.ToArray(), SocketFlags.None).DefaultTimeout();
@@ -82,7 +82,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         var noPerfmon = new KernelFeatureReport(real.ReuseportCbpf, real.ReuseportEbpf, real.Sockmap, real.RedirectCpuKfunc, real.CapBpf,
             real.CapNetAdmin, new KernelFeature("capPerfmon", false, "test: CAP_PERFMON is missing"), real.TcpMigrateReq);
         using var forwarder = new DataPathForwarder(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
-            new DataPathForwarderOptions { Features = noPerfmon });
+            features: noPerfmon);
 
         Assert.False(forwarder.SockmapUsable);
         Assert.Contains("CAP_PERFMON", forwarder.SockmapDetail);
@@ -96,7 +96,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
             new KernelFeature("sockmap", false, "test: no sockhash here"), real.RedirectCpuKfunc, real.CapBpf, real.CapNetAdmin, real.CapPerfmon, real.TcpMigrateReq);
         var logs = new RecordingLoggerProvider();
         using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
-        using var forwarder = new DataPathForwarder(factory, new DataPathForwarderOptions { Features = broken });
+        using var forwarder = new DataPathForwarder(factory, features: broken);
         Assert.False(forwarder.SockmapUsable);
         for (var i = 0; i < 2; i++)
         {
@@ -171,8 +171,8 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     private ForwardingPath Decide(LoopbackSockets pair, TcpForwarderMode mode, long maxQueued)
         => fixture.Forwarder.Choose(new ForwardingRequest
         {
-            RouteId = "r", RouteIndex = pair.Route, ClientSocket = pair.Client, Backend = pair.Backend,
-            Options = new(mode, null, TimeSpan.Zero, maxQueued),
+            Route = TestRoutes.Config("r", mode, TimeSpan.Zero, maxQueued), RouteIndex = pair.Route, ClientSocket = pair.Client,
+            Backend = pair.Backend,
         });
 
     private static LoopbackSockets Pair(int route = 10) => new(route);

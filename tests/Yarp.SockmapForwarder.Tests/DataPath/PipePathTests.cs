@@ -74,8 +74,8 @@ public sealed class PipePathTests(ForwarderFixture fixture)
         var fromApp = new Pipe();
         var request = new ForwardingRequest
         {
-            RouteId = "pipes", RouteIndex = 13, Backend = pb, ClientPipe = new Duplex(toApp.Reader, fromApp.Writer),
-            ClientBufferedData = ReadOnlyMemory<byte>.Empty, Options = new(TcpForwarderMode.Auto, null, idle, 4 << 20),
+            Route = TestRoutes.Config("pipes", TcpForwarderMode.Auto, idle, 4 << 20), RouteIndex = 13, Backend = pb,
+            ClientPipe = new Duplex(toApp.Reader, fromApp.Writer), ClientBufferedData = ReadOnlyMemory<byte>.Empty,
         };
         return (Task.Run(() => fixture.Forwarder.ForwardAsync(request, CancellationToken.None)), toApp.Writer, fromApp.Reader, backend);
     }

@@ -65,8 +65,8 @@ public sealed class ScaleTests(ForwarderFixture fixture)
                 using var backend = await backendListener.AcceptAsync();
                 var forwarding = fixture.Forwarder.ForwardAsync(new Yarp.SockmapForwarder.DataPath.ForwardingRequest
                 {
-                    RouteId = "churn", RouteIndex = 4, ClientSocket = pc, Backend = pb,
-                    Options = new(TcpForwarderMode.Sockmap, null, TimeSpan.FromSeconds(30), 4 << 20),
+                    Route = TestRoutes.Config("churn", TcpForwarderMode.Sockmap, TimeSpan.FromSeconds(30), 4 << 20), RouteIndex = 4,
+                    ClientSocket = pc, Backend = pb,
                 }, CancellationToken.None);
                 // A 1 KiB request and its reply, then both close: the short-connection pattern of KERNEL-NOTES 10.
                 var request = new byte[1024];

@@ -33,7 +33,7 @@ internal sealed unsafe partial class SockmapConnection
         _request = request;
         _sockets[0] = request.ClientSocket!;
         _sockets[1] = request.Backend;
-        _idleTimeout = request.Options.IdleTimeout;
+        _idleTimeout = request.Route.IdleTimeout;
         _sides = [new SideEvents(this, 0), new SideEvents(this, 1)];
     }
 

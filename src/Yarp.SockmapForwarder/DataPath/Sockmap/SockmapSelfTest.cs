@@ -59,9 +59,13 @@ internal static class SockmapSelfTest
         SocketIo.Adopt(pb);
         var request = new ForwardingRequest
         {
-            RouteId = "self-test", RouteIndex = RouteIndex, ClientSocket = pc, Backend = pb,
+            Route = new TcpRouteConfig
+            {
+                RouteId = "self-test", Listen = "127.0.0.1:0", ClusterId = "self-test", Mode = TcpForwarderMode.Sockmap,
+                IdleTimeout = Timeout, MaxQueuedBytes = maxQueued,
+            },
+            RouteIndex = RouteIndex, ClientSocket = pc, Backend = pb,
             BackendPreamble = "PRE"u8.ToArray(), ClientBufferedData = "BUF"u8.ToArray(),
-            Options = new DataPathOptions(TcpForwarderMode.Sockmap, null, Timeout, maxQueued),
         };
         var connection = new SockmapConnection(engine, index, request);
         if (connection.TryPair(out var detail) != PairOutcome.Paired)

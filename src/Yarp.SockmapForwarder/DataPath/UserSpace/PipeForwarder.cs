@@ -17,7 +17,7 @@ internal static class PipeForwarder
         var backend = request.Backend;
         backend.NoDelay = true;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var idle = request.Options.IdleTimeout;
+        var idle = request.Route.IdleTimeout;
         var lastActivity = Environment.TickCount64;
         long c2b = 0, b2c = 0;
         string? reason = null;
