@@ -27,7 +27,7 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
         var line = await proxy.Logs.WaitForAsync(e => e.EventId == 207);
         Assert.Equal("Sockmap", line.Values["Path"]);
         var route = proxy.Status.Routes.Single();
-        Assert.Equal("Sockmap", route.Mode);
+        Assert.Equal(TcpForwarderMode.Sockmap, route.Mode);
         Assert.True(route.VerdictRunsPerCpu.Sum() > 0, "no verdict runs counted");
         Assert.StartsWith("none: disabled", route.Steering); // RFS steering is opt-in (DataPath/README.md)
         var verdicts = metrics.All().Where(kv => kv.Key.StartsWith("yarp.sockmap.verdict_runs,", StringComparison.Ordinal)).Sum(kv => kv.Value);

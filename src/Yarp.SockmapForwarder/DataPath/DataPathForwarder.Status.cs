@@ -21,8 +21,9 @@ internal sealed partial class DataPathForwarder
         {
             both[i] = (i < v0.Length ? v0[i] : 0) + (i < v1.Length ? v1[i] : 0);
         }
-        var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : new ForwardingPath("", "no connection yet");
-        return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections, last.Path, last.Reason)
+        var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : null;
+        return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections,
+            last?.Path, last?.Reason ?? "no connection yet")
         {
             Steering = _steering.TryGetValue(routeIndex, out var steering) ? steering : "none: no sockmap connection yet",
         };

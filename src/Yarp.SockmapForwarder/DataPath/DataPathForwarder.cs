@@ -57,35 +57,35 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         var route = request.Route;
         if (route.Mode == TcpForwarderMode.UserSpace)
         {
-            return new(ForwardingPath.UserSpace, "the route's mode is UserSpace");
+            return new(DataPathKind.UserSpace, "the route's mode is UserSpace");
         }
         if (request.ClientSocket is null)
         {
-            return new(ForwardingPath.UserSpace, "no socket hand-off: the client connection is Kestrel pipes (another transport)");
+            return new(DataPathKind.UserSpace, "no socket hand-off: the client connection is Kestrel pipes (another transport)");
         }
         var (engine, detail) = _sockmap.Value;
         if (engine is null)
         {
-            return new(ForwardingPath.UserSpace, "sockmap is not usable: " + detail);
+            return new(DataPathKind.UserSpace, "sockmap is not usable: " + detail);
         }
         if (route.Mode == TcpForwarderMode.Auto)
         {
             if (!_options.AutoAllowsSockmap)
             {
-                return new(ForwardingPath.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
+                return new(DataPathKind.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
             }
             if (route.MaxQueuedBytes <= 0)
             {
-                return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
+                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
             monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? request.Cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
-                return new(ForwardingPath.UserSpace, reason);
+                return new(DataPathKind.UserSpace, reason);
             }
         }
-        return new(ForwardingPath.Sockmap, route.Mode == TcpForwarderMode.Sockmap
+        return new(DataPathKind.Sockmap, route.Mode == TcpForwarderMode.Sockmap
             ? "the route's mode is Sockmap"
             : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes");
     }
@@ -108,8 +108,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             Record(request, path);
             result = await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
         }
-        _counters.AddConnection(request.RouteIndex, result.Path == ForwardingPath.Sockmap);
-        DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient);
+        _counters.AddConnection(request.RouteIndex, result.Path == DataPathKind.Sockmap);
+        DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path.Name(), result.CloseReason.Name(), result.BytesClientToBackend, result.BytesBackendToClient);
         return result;
     }
 
@@ -117,7 +117,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     {
         if (!engine.TryAllocate(out var index))
         {
-            var full = new ForwardingPath(ForwardingPath.UserSpace, $"the sockmap is full ({engine.Capacity} connections)");
+            var full = new ForwardingPath(DataPathKind.UserSpace, $"the sockmap is full ({engine.Capacity} connections)");
             Record(request, full);
             return await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
         }
@@ -145,7 +145,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
                 return await connection.Completion.ConfigureAwait(false);
             }
             // Early data is already written; the user-space path continues from here (nothing was read partially).
-            var fallback = new ForwardingPath(ForwardingPath.UserSpace, "sockmap pairing fell back: " + detail);
+            var fallback = new ForwardingPath(DataPathKind.UserSpace, "sockmap pairing fell back: " + detail);
             Record(request, fallback);
             DataPathLog.FellBack(_logger, request.RouteId, detail);
             var early = connection.EarlyBytes;
@@ -221,7 +221,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private void Record(ForwardingRequest request, ForwardingPath path)
     {
         _lastPath[request.RouteIndex] = path;
-        LogOnce(request.RouteId, path.Path, path.Reason, () => DataPathLog.PathChosen(_logger, request.RouteId, path.Path, path.Reason));
+        LogOnce(request.RouteId, path.Path.Name(), path.Reason, () => DataPathLog.PathChosen(_logger, request.RouteId, path.Path.Name(), path.Reason));
     }
 
     private void LogOnce(string route, string path, string reason, Action log)

@@ -41,8 +41,8 @@ internal sealed class ForwardingRequest
 }
 
 /// <summary>How a forwarded connection ended.</summary>
-/// <param name="Path">"Sockmap" or "UserSpace".</param>
+/// <param name="Path">The path the connection ended on.</param>
 /// <param name="BytesClientToBackend">Bytes the backend received from the client.</param>
 /// <param name="BytesBackendToClient">Bytes the client received from the backend.</param>
-/// <param name="CloseReason">e.g. "completed", "client-reset", "backend-reset", "idle-timeout", "aborted".</param>
-internal sealed record ForwardingResult(string Path, long BytesClientToBackend, long BytesBackendToClient, string CloseReason);
+/// <param name="CloseReason">Why it ended.</param>
+internal sealed record ForwardingResult(DataPathKind Path, long BytesClientToBackend, long BytesBackendToClient, CloseReason CloseReason);

@@ -35,9 +35,9 @@ public sealed class Iperf3Tests(ForwarderFixture fixture)
             await proxy.WaitAllAsync(TimeSpan.FromSeconds(10));
             var results = proxy.Results();
             Assert.True(results.Length >= 2, $"{results.Length} connections: {string.Join("; ", results.Select(r => r.ToString()))}"); // control + data
-            Assert.All(results, r => Assert.Equal(mode == TcpForwarderMode.Sockmap ? "Sockmap" : "UserSpace", r.Path));
+            Assert.All(results, r => Assert.Equal(mode == TcpForwarderMode.Sockmap ? DataPathKind.Sockmap : DataPathKind.UserSpace, r.Path));
             // iperf3 resets its data stream at the end of a test; the control connection closes cleanly.
-            Assert.Contains(results, r => r.CloseReason == "completed");
+            Assert.Contains(results, r => r.CloseReason == CloseReason.Completed);
             Assert.True(results.Sum(r => r.BytesClientToBackend) >= received);
             var after = fixture.Forwarder.GetRouteStats(route);
             Assert.True(after.BytesClientToBackend - before.BytesClientToBackend >= received);

@@ -50,6 +50,6 @@ public sealed class OverlapCutTests(ForwarderFixture fixture)
         Assert.Empty(await ProxiedConnection.ReadToEndAsync(backend).DefaultTimeout());
         backend.Shutdown(SocketShutdown.Send);
         var result = await forwarding.DefaultTimeout();
-        Assert.Equal(("Sockmap", "completed", (long)data.Length), (result.Path, result.CloseReason, result.BytesClientToBackend));
+        Assert.Equal((DataPathKind.Sockmap, CloseReason.Completed, (long)data.Length), (result.Path, result.CloseReason, result.BytesClientToBackend));
     }
 }

@@ -86,7 +86,7 @@ public sealed class SteeringTests(ForwarderFixture fixture, SteeringFixture stee
         Assert.Equal((long)down.Length, userLength);
         Assert.Equal(SHA256.HashData(down), userHash);
         var result = await c.Forwarding.DefaultTimeout();
-        Assert.Equal("Sockmap", result.Path);
+        Assert.Equal(DataPathKind.Sockmap, result.Path);
         Assert.Equal("rfs", steering.Forwarder.GetRouteStats(route).Steering);
         Assert.True(steering.Forwarder.SteeringRecords > 0);
     }

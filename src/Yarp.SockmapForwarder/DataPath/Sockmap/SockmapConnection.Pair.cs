@@ -45,7 +45,7 @@ internal sealed unsafe partial class SockmapConnection
         if (err != 0)
         {
             detail = $"set-up failed: {PosixResult.FromErrno(err)}";
-            Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? "reset-during-setup" : "setup-failed", resetBoth: true);
+            Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? CloseReason.ResetDuringSetup : CloseReason.SetupFailed, resetBoth: true);
             return PairOutcome.Failed;
         }
         return Insert(out detail);
@@ -162,7 +162,7 @@ internal sealed unsafe partial class SockmapConnection
         if (err != 0)
         {
             detail = $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}";
-            Finish("setup-failed", resetBoth: true);
+            Finish(CloseReason.SetupFailed, resetBoth: true);
             return PairOutcome.Failed;
         }
         detail = $"backend program map insert failed: {failure}";

@@ -148,7 +148,7 @@ internal sealed unsafe partial class SockmapConnection
             }
             if (!IsFinished && _dirs[0].DestinationShut && _dirs[1].DestinationShut)
             {
-                Finish("completed", resetBoth: false);
+                Finish(CloseReason.Completed, resetBoth: false);
             }
         }
     }
@@ -171,12 +171,12 @@ internal sealed unsafe partial class SockmapConnection
         }
         if (_dirs[0].DestinationShut && _dirs[1].DestinationShut)
         {
-            Finish("completed", resetBoth: false);
+            Finish(CloseReason.Completed, resetBoth: false);
             return false;
         }
         if (_idleTimeout > TimeSpan.Zero && _idleTimeout != Timeout.InfiniteTimeSpan && now - _lastActivity > (long)_idleTimeout.TotalMilliseconds)
         {
-            Finish("idle-timeout", resetBoth: false);
+            Finish(CloseReason.IdleTimeout, resetBoth: false);
             return false;
         }
         return hot;
@@ -247,7 +247,7 @@ internal sealed unsafe partial class SockmapConnection
             return false;
         }
         DataPathLog.OverlapNotCut(_engine.Logger, _request.RouteId, d == 0 ? "client to backend" : "backend to client");
-        Finish(d == 0 ? "client-overlap-reset" : "backend-overlap-reset", resetBoth: true);
+        Finish(d == 0 ? CloseReason.ClientOverlapReset : CloseReason.BackendOverlapReset, resetBoth: true);
         return true;
     }
 

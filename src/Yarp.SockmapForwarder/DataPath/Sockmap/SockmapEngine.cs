@@ -164,7 +164,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     }
 
     public void Abort(SockmapConnection connection)
-        => Schedule(static c => ((SockmapConnection)c!).Finish("aborted", resetBoth: true), connection);
+        => Schedule(static c => ((SockmapConnection)c!).Finish(CloseReason.Aborted, resetBoth: true), connection);
 
     public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, side);
 
@@ -198,7 +198,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         if (!IsCurrentThread)
         {
             // The loop died before it took the connection (this runs on the thread pool): nothing would forward it.
-            connection.Finish("aborted", resetBoth: true);
+            connection.Finish(CloseReason.Aborted, resetBoth: true);
             Interlocked.Decrement(ref _count);
             return;
         }
@@ -232,7 +232,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     {
         foreach (var c in _active)
         {
-            c.Finish("aborted", resetBoth: true);
+            c.Finish(CloseReason.Aborted, resetBoth: true);
         }
     }
 

@@ -98,7 +98,7 @@ internal static class SockmapSelfTest
         {
             return $"backend→client: {gotDown.Length} bytes received, {expectDown.Length} expected, or content differs";
         }
-        if (result.CloseReason != "completed")
+        if (result.CloseReason != CloseReason.Completed)
         {
             return "the connection ended with " + result.CloseReason;
         }
