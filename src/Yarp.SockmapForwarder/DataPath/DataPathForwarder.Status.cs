@@ -12,7 +12,7 @@ internal sealed partial class DataPathForwarder
         var (sockmapConnections, userConnections) = _counters.Connections(routeIndex);
         long kC2B = 0, kB2C = 0, parked = 0;
         long[] v0 = [], v1 = [];
-        if (_sockmap.IsValueCreated && _sockmap.Value.Engine is { } engine && (uint)routeIndex < RouteCounters.MaxRoutes)
+        if (_sockmap.IsValueCreated && _sockmap.Value.Engine is { } engine && (uint)routeIndex < RouteIndexes.Count)
         {
             (kC2B, kB2C, v0, v1, parked) = engine.ReadRoute(routeIndex);
         }

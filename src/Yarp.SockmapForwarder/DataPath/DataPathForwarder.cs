@@ -93,9 +93,9 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     public async Task<ForwardingResult> ForwardAsync(ForwardingRequest request, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if ((uint)request.RouteIndex >= RouteCounters.MaxRoutes)
+        if ((uint)request.RouteIndex >= RouteIndexes.MaxConfiguredRoutes)
         {
-            throw new ArgumentOutOfRangeException(nameof(request), $"RouteIndex must be 0..{RouteCounters.MaxRoutes - 1}; '{request.RouteIndex}' was set on the route '{request.RouteId}'.");
+            throw new ArgumentOutOfRangeException(nameof(request), $"RouteIndex must be 0..{RouteIndexes.MaxConfiguredRoutes - 1} ({RouteIndexes.SelfTest} is the self-test's); '{request.RouteIndex}' was set on the route '{request.RouteId}'.");
         }
         var path = Choose(request);
         ForwardingResult result;

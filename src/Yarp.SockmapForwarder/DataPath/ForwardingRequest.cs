@@ -12,7 +12,7 @@ internal sealed class ForwardingRequest
     /// <summary>The route id, for logs and metrics.</summary>
     public string RouteId => Route.RouteId;
 
-    /// <summary>The route's index in the per-route counters, BPF and user space (0..255).</summary>
+    /// <summary>The route's index in the per-route counters, BPF and user space (see <see cref="RouteIndexes"/>).</summary>
     public required int RouteIndex { get; init; }
 
     /// <summary>
