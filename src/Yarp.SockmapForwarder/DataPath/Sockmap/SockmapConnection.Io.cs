@@ -69,7 +69,6 @@ internal sealed unsafe partial class SockmapConnection
             }
             dir.PendingOffset = 0;
             dir.PendingCount = (int)r.Value;
-            SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(0, dir.PendingCount), false);
             _lastActivity = Environment.TickCount64;
         }
     }
@@ -93,7 +92,6 @@ internal sealed unsafe partial class SockmapConnection
                 }
                 return false;
             }
-            SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(dir.PendingOffset, (int)r.Value), true);
             dir.PendingOffset += (int)r.Value;
             dir.PendingCount -= (int)r.Value;
             dir.UserWritten += r.Value;

@@ -84,21 +84,6 @@ internal sealed unsafe partial class SockmapConnection
         return max;
     }
 
-    /// <summary>A one-line state dump for diagnostics (racy snapshot).</summary>
-    public string Describe()
-    {
-        var text = $"conn {Index}:";
-        for (var d = 0; d < 2; d++)
-        {
-            var s = Slot(d);
-            var dir = _dirs[d];
-            text += $" [d{d} red={s->Redirected} wr={s->Written} passed={s->Passed} cons={s->Consumed} parked={s->Parked} parks={s->Parks} " +
-                $"pend={dir.PendingCount} eof={dir.SourceEof} rdhup={dir.RdHup} shut={dir.DestinationShut} userw={dir.UserWritten} " +
-                $"q={SocketIo.QueuedTotal(_sockets[1 - d]) - dir.Base}]";
-        }
-        return text;
-    }
-
     /// <summary>Registers both sockets with the engine's loop (engine thread).</summary>
     public void Attach()
     {

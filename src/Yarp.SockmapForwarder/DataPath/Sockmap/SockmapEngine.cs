@@ -129,9 +129,6 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         return max;
     }
 
-    /// <summary>State of every active connection, for diagnostics (racy snapshot).</summary>
-    public string DescribeActive() => string.Join("\n", _byIndex.Where(c => c is { IsFinished: false }).Select(c => c!.Describe()));
-
     public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
 
     /// <summary>Takes a free connection index (slots 2i and 2i+1); false when the maps are full.</summary>
