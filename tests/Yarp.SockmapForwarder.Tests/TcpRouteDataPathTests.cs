@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Yarp.SockmapForwarder.Internal;
 using Yarp.SockmapForwarder.Tests.Infrastructure;
 
 namespace Yarp.SockmapForwarder.Tests;
@@ -35,6 +37,8 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.forwarded", "path=Sockmap,route=r"));
         Assert.Equal(0, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
         Assert.Equal(1024L * 1024, metrics.Read("yarp.sockmap.tcp.bytes", "direction=client_to_backend,route=r"));
+        var redirectFailures = proxy.App.Services.GetRequiredService<IDataPathInfo>().GetRouteStats(0).RedirectFailures;
+        Assert.Equal(redirectFailures, metrics.Read("yarp.sockmap.redirect_failures", "route=r"));
         proxy.Logs.AssertNoErrors();
     }
 

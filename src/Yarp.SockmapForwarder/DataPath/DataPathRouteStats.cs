@@ -16,6 +16,12 @@ internal sealed record DataPathRouteStats(
     IReadOnlyList<long> VerdictRunsPerCpuClientToBackend, IReadOnlyList<long> VerdictRunsPerCpuBackendToClient,
     long ParkedBytes, long SockmapConnections, long UserSpaceConnections, DataPathKind? Path, string PathReason)
 {
+    /// <summary>
+    /// Verdict runs whose redirect the kernel refused because the peer socket had left the map (a connection being torn
+    /// down): the segment was dropped. Expected to stay at or near zero; a growing count means bytes are being lost.
+    /// </summary>
+    public long RedirectFailures { get; init; }
+
     /// <summary>How the latest sockmap connection of the route was steered to the route CPU: "rfs" or "none: reason".</summary>
     public string Steering { get; init; } = "none: no sockmap connection yet";
 }

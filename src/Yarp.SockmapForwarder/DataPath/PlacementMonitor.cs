@@ -69,8 +69,8 @@ internal sealed class PlacementMonitor
     private void Evaluate(long now)
     {
         var stats = _engine.ReadRoute(_route);
-        var d0 = Delta(stats.VerdictsC2B, ref _last0);
-        var d1 = Delta(stats.VerdictsB2C, ref _last1);
+        var d0 = Delta(stats.VerdictsClientToBackend, ref _last0);
+        var d1 = Delta(stats.VerdictsBackendToClient, ref _last1);
         var (cpu0, share0, runs0) = Top(d0);
         var (cpu1, share1, runs1) = Top(d1);
         if (runs0 >= MinRuns && runs1 >= MinRuns && cpu0 == cpu1 && share0 >= SameCpuShare && share1 >= SameCpuShare && cpu0 != SteeredCpu)

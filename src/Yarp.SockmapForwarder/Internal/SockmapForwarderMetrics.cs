@@ -38,6 +38,8 @@ internal sealed class SockmapForwarderMetrics
             "By", "Bytes forwarded by a TCP route, per direction: the BPF counters (live) plus the user-space path's.");
         meter.CreateObservableCounter("yarp.sockmap.tcp.parked_bytes", () => PerRoute(r => dataPath.GetRouteStats(r.Index).ParkedBytes),
             "By", "Bytes the verdict parked on the source socket when a connection's queue bound was reached (then forwarded by user space).");
+        meter.CreateObservableCounter("yarp.sockmap.redirect_failures", () => PerRoute(r => dataPath.GetRouteStats(r.Index).RedirectFailures),
+            "{segment}", "Segments the sockmap verdict could not redirect because the peer socket had left the map (dropped; expected near zero).");
         meter.CreateObservableCounter("yarp.sockmap.tcp.connect_failures", () => PerRoute(r => r.ConnectFailures),
             "{attempt}", "Connect attempts to a destination that failed or timed out.");
         meter.CreateObservableCounter("yarp.sockmap.tcp.rejected", () => PerRouteTagged("reason",

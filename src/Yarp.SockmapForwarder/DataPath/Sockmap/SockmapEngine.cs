@@ -167,14 +167,14 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
 
     public void Unwatch(SafeHandle socket, ulong token) => Unregister(socket, token);
 
-    /// <summary>Sums the per-CPU route counters: bytes by direction, and verdict runs per CPU by direction.</summary>
-    public (long C2B, long B2C, long[] VerdictsC2B, long[] VerdictsB2C, long Passed) ReadRoute(int route)
+    /// <summary>Sums the per-CPU route counters: bytes by direction, verdict runs per CPU by direction, parked bytes, failed redirects.</summary>
+    public RouteTotals ReadRoute(int route)
     {
         var size = sizeof(RouteStats);
         var buffer = new byte[PossibleCpus * size];
         var v0 = new long[PossibleCpus];
         var v1 = new long[PossibleCpus];
-        long c2b = 0, b2c = 0, passed = 0;
+        long c2b = 0, b2c = 0, passed = 0, failed = 0;
         if (RouteStatsMap.TryLookupRaw((uint)route, buffer))
         {
             for (var cpu = 0; cpu < PossibleCpus; cpu++)
@@ -183,11 +183,12 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
                 c2b += (long)s.BytesClientToBackend;
                 b2c += (long)s.BytesBackendToClient;
                 passed += (long)s.Passed;
+                failed += (long)s.RedirectFailed;
                 v0[cpu] = (long)s.VerdictsClientToBackend;
                 v1[cpu] = (long)s.VerdictsBackendToClient;
             }
         }
-        return (c2b, b2c, v0, v1, passed);
+        return new RouteTotals(c2b, b2c, v0, v1, passed, failed);
     }
 
     private void Attach(SockmapConnection connection)
