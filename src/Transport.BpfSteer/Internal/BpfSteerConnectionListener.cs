@@ -38,8 +38,6 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
 
     internal string EndPointText { get; private set; }
 
-    internal ReuseportGroup Group => _group ?? throw new InvalidOperationException("Not bound.");
-
     /// <summary>Creates the group, attaches the selector, then lets each worker poll its member.</summary>
     public async Task BindAsync()
     {
