@@ -30,7 +30,6 @@ internal sealed class RfsSteering : IDisposable
 
     public RfsSteering(SockmapSteeringOptions options, ILogger logger, RfsConfiguration? config = null)
     {
-        options.Validate();
         _options = options;
         _logger = logger;
         _config = config ?? new RfsConfiguration();
