@@ -18,13 +18,14 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done' EXIT
 wait_port() { for _ in $(seq 1 300); do grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp && return 0; sleep 0.05; done; return 1; }
 
 taskset -c 1 "${app[@]}" backend --port 7952 >"$out/backend.log" 2>&1 & pids+=($!)
-cat >"$out/host.json" <<JSON
+mkdir -p "$out/config"  # apart from proxy.log: the host watches its config directory
+cat >"$out/config/host.json" <<JSON
 { "ReverseProxy": { "Routes": {}, "TcpRoutes": { "r": { "Listen": "127.0.0.1:7962", "ClusterId": "c" } },
   "Clusters": { "c": { "Destinations": { "d": { "Address": "tcp://127.0.0.1:7952" } } } } } }
 JSON
 case $subject in
-  proxyhost) DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 dotnet "$host_dll" --config "$out/host.json" >"$out/proxy.log" 2>&1 & ;;
-  socketshost) DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${app[@]}" host --transport sockets --config "$out/host.json" >"$out/proxy.log" 2>&1 & ;;
+  proxyhost) DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 dotnet "$host_dll" --config "$out/config/host.json" >"$out/proxy.log" 2>&1 & ;;
+  socketshost) DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 "${app[@]}" host --transport sockets --config "$out/config/host.json" >"$out/proxy.log" 2>&1 & ;;
   haproxy) printf 'global\n  maxconn 8000\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\nlisten r\n  bind 127.0.0.1:7962\n  server s 127.0.0.1:7952\n' >"$out/haproxy.cfg"
     haproxy -f "$out/haproxy.cfg" -db >"$out/proxy.log" 2>&1 & ;;
   nginx) printf 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\nworker_processes auto; daemon off; pid %s/nginx.pid; error_log %s/nginx-error.log;\nevents { worker_connections 8000; }\nstream { server { listen 127.0.0.1:7962; proxy_pass 127.0.0.1:7952; } }\n' "$out" "$out" >"$out/nginx.conf"

@@ -47,6 +47,8 @@ chmod 755 "$work"
 samples=$work/samples.tsv
 : >"$samples"
 : >"$work/notes.txt"
+# The hosts watch their config file's directory (reloadOnChange): keep it apart from the logs they write.
+mkdir -p "$work/config"
 pids=()
 declare -A proxy_pid
 pg_bin=""
@@ -125,8 +127,8 @@ for s in $subjects; do
     Direct) ;;
     HAProxy) start "" HAProxy haproxy -f "$work/haproxy.cfg" -db ;;
     Nginx) start "" Nginx nginx -c "$work/nginx.conf" -p "$work" ;;
-    ProxyHost) host_config 793 >"$work/proxyhost.json"; start "" ProxyHost dotnet "$host_dll" --config "$work/proxyhost.json" ;;
-    SocketsHost) host_config 794 >"$work/socketshost.json"; start "" SocketsHost "${app[@]}" host --transport sockets --config "$work/socketshost.json" ;;
+    ProxyHost) host_config 793 >"$work/config/proxyhost.json"; start "" ProxyHost dotnet "$host_dll" --config "$work/config/proxyhost.json" ;;
+    SocketsHost) host_config 794 >"$work/config/socketshost.json"; start "" SocketsHost "${app[@]}" host --transport sockets --config "$work/config/socketshost.json" ;;
     *) echo "unknown subject $s" >&2; exit 2 ;;
   esac
   [[ $s == Direct ]] && continue
