@@ -26,7 +26,8 @@ while (($#)); do
   esac
   shift
 done
-if [[ $mode == quick ]]; then secs=1; reps=3; redis_n=20000; redis_k0_n=4000; else secs=3; reps=3; redis_n=100000; redis_k0_n=20000; fi
+if [[ $mode == quick ]]; then secs=0.5; warm=0.2; pg_secs=1; reps=3; redis_n=10000; redis_k0_n=2000; first_levels=(1)
+else secs=3; warm=0.5; pg_secs=3; reps=3; redis_n=100000; redis_k0_n=20000; first_levels=(1 16); fi
 levels=(1 16 256)
 
 for tool in haproxy nginx taskset python3; do
@@ -154,7 +155,7 @@ port_of() { if [[ $1 == Direct ]]; then echo "790$2"; else echo "${base[$1]}$2";
 conn_run() { # conn_run <scenario> <subject> <concurrency> <backend digit> [greeting]
   local scenario=$1 s=$2 c=$3 digit=$4 greeting=${5:-0} pid=${proxy_pid[$2]:-} t0 t1 line
   t0=$([[ -n $pid ]] && proc_ticks "$pid" || echo 0)
-  line=$(taskset -c 0 "${app[@]}" client --port "$(port_of "$s" "$digit")" --concurrency "$c" --seconds "$secs" --warmup 0.3 --size 1024 --greeting "$greeting" 2>&1)
+  line=$(taskset -c 0 "${app[@]}" client --port "$(port_of "$s" "$digit")" --concurrency "$c" --seconds "$secs" --warmup "$warm" --size 1024 --greeting "$greeting" 2>&1)
   t1=$([[ -n $pid ]] && proc_ticks "$pid" || echo 0)
   python3 - "$line" "$scenario" "$s" "$((t1 - t0))" "$hz" "$greeting" >>"$samples" <<'PY' || echo "  $scenario $s failed: $line" >&2
 import json, sys
@@ -181,7 +182,7 @@ redis_run() { # redis_run <subject> <k0: 0|1>
 pg_run() { # pg_run <subject> <connect per transaction: 0|1>
   local s=$1 c=$2 args=() out tps
   ((c)) && args=(-C)
-  out=$(taskset -c 0 pgbench -n -S -c 8 -j 1 -T "$secs" "${args[@]}" -h 127.0.0.1 -p "$(port_of "$s" 5)" -U postgres postgres 2>&1)
+  out=$(taskset -c 0 pgbench -n -S -c 8 -j 1 -T "$pg_secs" "${args[@]}" -h 127.0.0.1 -p "$(port_of "$s" 5)" -U postgres postgres 2>&1)
   tps=$(echo "$out" | awk '/^tps = /{print $3; exit}')
   [[ -n $tps ]] && record "pgbench -S -c 8$( ((c)) && echo ' -C')" "$s" tps "$tps" || echo "  pgbench $s failed: $(echo "$out" | tail -2)" >&2
 }
@@ -191,7 +192,7 @@ for rep in $(seq 1 "$reps"); do
   for s in $subjects; do
     if [[ $suites == *conn* ]]; then
       for c in "${levels[@]}"; do conn_run "conn c=$c" "$s" "$c" 2; done
-      for c in 1 16; do conn_run "server-first c=$c" "$s" "$c" 3 1024; done
+      for c in "${first_levels[@]}"; do conn_run "server-first c=$c" "$s" "$c" 3 1024; done
     fi
     if [[ $suites == *redis* && " ${backends[*]} " == *" 7904 "* ]]; then redis_run "$s" 0; redis_run "$s" 1; fi
     if [[ $suites == *pg* && -n $pg_bin ]]; then pg_run "$s" 0; pg_run "$s" 1; fi

@@ -11,7 +11,7 @@ namespace BpfSteer.Benchmarks.ConnRate;
 /// <summary>
 /// ProxyHost's wiring (YARP + AddSockmapForwarder, single-line console logging with ProxyHost's default levels) with
 /// the Kestrel transport chosen on the command line, so TCP routes can be measured on Kestrel's Sockets transport too.
-/// Prints "tcp ROUTE ENDPOINT" per route and "ready" once listening.
+/// Prints "tcp ROUTE ENDPOINT" per route and "ready" once listening. <c>--config FILE</c> adds a JSON file, as in ProxyHost.
 /// </summary>
 internal static class RouteHost
 {
@@ -20,6 +20,11 @@ internal static class RouteHost
         var transport = args.Length >= 2 && args[0] == "--transport" ? args[1] : "bpfsteer";
         var rest = args.Length >= 2 && args[0] == "--transport" ? args[2..] : args;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = rest });
+        if (builder.Configuration["config"] is { Length: > 0 } file)
+        {
+            // ProxyHost's --config FILE: a JSON file on top of the usual sources, reloaded on change.
+            builder.Configuration.AddJsonFile(Path.GetFullPath(file), optional: false, reloadOnChange: true);
+        }
         builder.Logging.ClearProviders().AddSimpleConsole(o => o.SingleLine = true);
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
