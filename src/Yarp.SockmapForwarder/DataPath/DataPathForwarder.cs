@@ -8,7 +8,7 @@ using Yarp.SockmapForwarder.DataPath.UserSpace;
 namespace Yarp.SockmapForwarder.DataPath;
 
 /// <summary>
-/// The data path: picks sockmap or user space per connection (<see cref="Choose"/>), then forwards until both
+/// The data path: picks sockmap or user space per connection (<see cref="Choose(ForwardingRequest)"/>), then forwards until both
 /// directions are done. Register as a singleton; it owns one BPF object, one sockmap epoll thread and one splice
 /// thread per route CPU, released by <see cref="Dispose"/>.
 /// </summary>
@@ -22,6 +22,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private readonly ConcurrentDictionary<int, PlacementMonitor> _placement = new();
     private readonly ConcurrentDictionary<(string Route, string Path, string Reason), bool> _logged = new();
     private readonly ConcurrentDictionary<int, ForwardingPath> _lastPath = new();
+    private readonly ConcurrentDictionary<int, Action<long, long>> _bytesSinks = new();
+    private ForwardingPath? _unusable;
     private readonly RouteCounters _counters = new();
     private readonly ConcurrentDictionary<int, string> _steering = new();
     private readonly RfsSteering _rfs;
@@ -51,35 +53,55 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
 
     internal SockmapEngine? Engine => _sockmap.Value.Engine;
 
+    /// <summary>The logger of the data path (category Yarp.SockmapForwarder.DataPath).</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>Decides the path for one connection; the same rule <see cref="ForwardAsync"/> applies.</summary>
     public ForwardingPath Choose(ForwardingRequest request)
     {
-        var route = request.Route;
-        if (route.Mode == TcpForwarderMode.UserSpace)
-        {
-            return new(DataPathKind.UserSpace, "the route's mode is UserSpace");
-        }
-        if (request.ClientSocket is null)
+        if (request.Route.Mode != TcpForwarderMode.UserSpace && request.ClientSocket is null)
         {
             return new(DataPathKind.UserSpace, "no socket hand-off: the client connection is Kestrel pipes (another transport)");
         }
-        var (engine, detail) = _sockmap.Value;
+        return Choose(request.Route, request.RouteIndex, request.Cpu);
+    }
+
+    /// <summary>
+    /// The path for a connection of a TCP route's own loop (both sockets in hand): the rule of <see cref="Choose(ForwardingRequest)"/>.
+    /// The common answers are shared instances, so a connection costs no allocation here.
+    /// </summary>
+    public ForwardingPath ChooseForLoop(TcpRouteConfig route, int routeIndex, int? cpu) => Choose(route, routeIndex, cpu);
+
+    private static readonly ForwardingPath s_userSpaceMode = new(DataPathKind.UserSpace, "the route's mode is UserSpace");
+    private static readonly ForwardingPath s_autoUserSpace = new(DataPathKind.UserSpace,
+        "Auto mode: connections start in user space on the loop that accepted them, and there is no hand-off to sockmap: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
+
+    private ForwardingPath Unusable() => _unusable ??= new(DataPathKind.UserSpace, "sockmap is not usable: " + _sockmap.Value.Detail);
+
+    private ForwardingPath Choose(TcpRouteConfig route, int routeIndex, int? cpu)
+    {
+        if (route.Mode == TcpForwarderMode.UserSpace)
+        {
+            return s_userSpaceMode;
+        }
+        if (route.Mode == TcpForwarderMode.Auto && !_options.AutoAllowsSockmap)
+        {
+            // Decided without the probe (an Auto connection never waits for the BPF load); a failed probe still comes first.
+            return _sockmap.IsValueCreated && _sockmap.Value.Engine is null ? Unusable() : s_autoUserSpace;
+        }
+        var engine = _sockmap.Value.Engine;
         if (engine is null)
         {
-            return new(DataPathKind.UserSpace, "sockmap is not usable: " + detail);
+            return Unusable();
         }
         if (route.Mode == TcpForwarderMode.Auto)
         {
-            if (!_options.AutoAllowsSockmap)
-            {
-                return new(DataPathKind.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
-            }
             if (route.MaxQueuedBytes <= 0)
             {
                 return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
-            var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
-            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? request.Cpu : null;
+            var monitor = _placement.GetOrAdd(routeIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
+            monitor.SteeredCpu = _steering.TryGetValue(routeIndex, out var steered) && steered == "rfs" ? cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
                 return new(DataPathKind.UserSpace, reason);
@@ -218,11 +240,25 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", status));
     }
 
-    private void Record(ForwardingRequest request, ForwardingPath path)
+    private void Record(ForwardingRequest request, ForwardingPath path) => RecordPath(request.RouteIndex, request.RouteId, path);
+
+    /// <summary>Records the path a route's connection took (status) and logs each route's path and reason once.</summary>
+    public void RecordPath(int routeIndex, string routeId, ForwardingPath path)
     {
-        _lastPath[request.RouteIndex] = path;
-        LogOnce(request.RouteId, path.Path.Name(), path.Reason, () => DataPathLog.PathChosen(_logger, request.RouteId, path.Path.Name(), path.Reason));
+        if (_lastPath.TryGetValue(routeIndex, out var last) && ReferenceEquals(last, path))
+        {
+            return; // the same shared decision as the route's previous connection: nothing new to record or log
+        }
+        _lastPath[routeIndex] = path;
+        LogOnce(routeId, path.Path.Name(), path.Reason, () => DataPathLog.PathChosen(_logger, routeId, path.Path.Name(), path.Reason));
     }
+
+    /// <summary>The live byte counter of a route for the user-space relay (one delegate per route, not per connection).</summary>
+    public Action<long, long> BytesSink(int routeIndex)
+        => _bytesSinks.GetOrAdd(routeIndex, static (r, counters) => (c2b, b2c) => counters.AddBytes(r, c2b, b2c), _counters);
+
+    /// <summary>Counts a connection forwarded outside <see cref="ForwardAsync"/> (the TCP route loops' relay) by its path.</summary>
+    public void CountConnection(int routeIndex, bool sockmap) => _counters.AddConnection(routeIndex, sockmap);
 
     private void LogOnce(string route, string path, string reason, Action log)
     {
