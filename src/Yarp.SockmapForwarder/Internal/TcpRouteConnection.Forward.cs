@@ -68,8 +68,7 @@ internal sealed partial class TcpRouteConnection
 
     private void SockmapDone(Task<ForwardingResult> forwarding)
     {
-        _owner.UntrackSockmap(this);
-        _sockmapAbort?.Dispose();
+        _owner.UntrackSockmap(this); // the source is not disposed: an abort may still be cancelling it (it holds no timer)
         ForwardingResult result;
         if (forwarding.IsCompletedSuccessfully)
         {
