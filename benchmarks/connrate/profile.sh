@@ -69,7 +69,7 @@ echo "syscalls per connection:" | tee "$out/syscalls.txt"
 per_connection "$out/sys.txt" | tee -a "$out/syscalls.txt" | head -30
 
 # 3. Call graph (.NET frames from /tmp/perf-PID.map).
-perf record -a -G $cg -F 4999 -g -o "$out/perf.data" -q -- sleep $((secs + 1)) >/dev/null 2>&1 &
+perf record -a -e cpu-clock -G $cg -F 4999 -g -o "$out/perf.data" -q -- sleep $((secs + 1)) >"$out/perf-record.log" 2>&1 &
 recpid=$!
 sleep 0.5
 client "$secs" >/dev/null; wait $recpid
