@@ -26,7 +26,7 @@ while (($#)); do
   esac
   shift
 done
-if [[ $mode == quick ]]; then secs=0.5; warm=0.2; pg_secs=1; reps=3; redis_n=10000; redis_k0_n=2000; first_levels=(1)
+if [[ $mode == quick ]]; then secs=0.5; warm=0.2; pg_secs=1; reps=5; redis_n=10000; redis_k0_n=2000; first_levels=(1)
 else secs=3; warm=0.5; pg_secs=3; reps=3; redis_n=100000; redis_k0_n=20000; first_levels=(1 16); fi
 levels=(1 16 256)
 
@@ -188,12 +188,13 @@ pg_run() { # pg_run <subject> <connect per transaction: 0|1>
 }
 
 started=$(date +%s)
+# Subjects alternate run by run within each level (the paired ratios compare neighbours in time: the machine is shared).
 for rep in $(seq 1 "$reps"); do
+  if [[ $suites == *conn* ]]; then
+    for c in "${levels[@]}"; do for s in $subjects; do conn_run "conn c=$c" "$s" "$c" 2; done; done
+    for c in "${first_levels[@]}"; do for s in $subjects; do conn_run "server-first c=$c" "$s" "$c" 3 1024; done; done
+  fi
   for s in $subjects; do
-    if [[ $suites == *conn* ]]; then
-      for c in "${levels[@]}"; do conn_run "conn c=$c" "$s" "$c" 2; done
-      for c in "${first_levels[@]}"; do conn_run "server-first c=$c" "$s" "$c" 3 1024; done
-    fi
     if [[ $suites == *redis* && " ${backends[*]} " == *" 7904 "* ]]; then redis_run "$s" 0; redis_run "$s" 1; fi
     if [[ $suites == *pg* && -n $pg_bin ]]; then pg_run "$s" 0; pg_run "$s" 1; fi
   done

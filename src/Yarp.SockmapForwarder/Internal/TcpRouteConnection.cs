@@ -234,9 +234,21 @@ internal sealed partial class TcpRouteConnection
         var elapsed = Stopwatch.GetElapsedTime(_started);
         var reasonName = reason.Name();
         _owner.Metrics.RecordConnectionClosed(Route.RouteId, reasonName, elapsed);
+        if (!_owner.AccessLog.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information))
+        {
+            return;
+        }
         var target = destination?.Destination;
-        SockmapForwarderLog.AccessLog(_owner.AccessLog, Route.RouteId, _remote, target?.DestinationId ?? "-", target?.Model.Config.Address ?? "-",
-            path?.Name() ?? "-", clientToBackend, backendToClient, elapsed.TotalMilliseconds, reasonName);
+        var entry = new AccessLogEntry(Route.RouteId, _remote, target?.DestinationId ?? "-", target?.Model.Config.Address ?? "-", path?.Name() ?? "-",
+            clientToBackend, backendToClient, elapsed.TotalMilliseconds, reasonName);
+        if (_loop.IsCurrentThread)
+        {
+            _loop.Log(entry);
+        }
+        else
+        {
+            entry.Write(_owner.AccessLog); // the sockmap path completes on another thread
+        }
     }
 
     /// <summary>The epoll handler of one side (0 = client, 1 = backend).</summary>

@@ -18,6 +18,7 @@ internal sealed class TcpRouteLoop : EventLoop
 
     private readonly List<TcpRouteConnection> _connections = new();
     private readonly List<TcpRouteListener.Member> _paused = new();
+    private readonly List<AccessLogEntry> _accessLog = new();
     private readonly ILogger _logger;
     private int _count;
     private volatile bool _stopped;
@@ -67,6 +68,19 @@ internal sealed class TcpRouteLoop : EventLoop
         Volatile.Write(ref _count, _connections.Count);
     }
 
+    /// <summary>
+    /// Loop thread: queues a connection's access-log line; the tick writes the queued lines together (at most 50 ms
+    /// later), so a logging provider with a writer thread (the console's) is woken once per tick, not once per connection.
+    /// </summary>
+    public void Log(in AccessLogEntry entry)
+    {
+        _accessLog.Add(entry);
+        if (_accessLog.Count >= 1024)
+        {
+            FlushAccessLog();
+        }
+    }
+
     /// <summary>Loop thread: a listen socket ran out of descriptors or memory; it is polled again after the back-off.</summary>
     public void Pause(TcpRouteListener.Member member) => _paused.Add(member);
 
@@ -93,6 +107,7 @@ internal sealed class TcpRouteLoop : EventLoop
 
     protected override void OnTick(long now)
     {
+        FlushAccessLog();
         // Descending: a connection that finishes is swapped with the last one, which was already visited.
         for (var i = _connections.Count - 1; i >= 0; i--)
         {
@@ -121,6 +136,7 @@ internal sealed class TcpRouteLoop : EventLoop
     {
         _stopped = true;
         AbortOnLoop(null);
+        FlushAccessLog();
     }
 
     protected override void OnFaulted(Exception error)
@@ -128,9 +144,19 @@ internal sealed class TcpRouteLoop : EventLoop
         _stopped = true;
         SockmapForwarderLog.LoopFailed(_logger, Cpu, error);
         AbortOnLoop(null);
+        FlushAccessLog();
     }
 
     protected override void OnHandlerFailed(Exception error) => SockmapForwarderLog.LoopHandlerFailed(_logger, Cpu, error);
+
+    private void FlushAccessLog()
+    {
+        foreach (var entry in _accessLog)
+        {
+            entry.Write(Owner.AccessLog);
+        }
+        _accessLog.Clear();
+    }
 
     private void AbortOnLoop(TcpRouteState? route)
     {
