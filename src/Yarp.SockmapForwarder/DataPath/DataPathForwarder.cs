@@ -23,7 +23,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private readonly ConcurrentDictionary<(string Route, string Path, string Reason), bool> _logged = new();
     private readonly ConcurrentDictionary<int, ForwardingPath> _lastPath = new();
     private readonly RouteCounters _counters = new();
-    private readonly ConcurrentDictionary<int, string> _steering = new();
+    private readonly ConcurrentDictionary<int, SteeringDecision> _steering = new();
     private readonly RfsSteering _rfs;
     private readonly object _spliceGate = new();
     private bool _disposed;
@@ -79,7 +79,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
                 return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
-            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? request.Cpu : null;
+            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered.IsSteered ? request.Cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
                 return new(DataPathKind.UserSpace, reason);
@@ -128,8 +128,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringStatus);
-        RecordSteering(request, steeringStatus); // before the insertion: bytes flow (and stats are read) from then on
+        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);
+        RecordSteering(request, steeringDecision); // before the insertion: bytes flow (and stats are read) from then on
         PairOutcome outcome;
         string detail;
         using (steering)
@@ -212,10 +212,11 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
     }
 
-    private void RecordSteering(ForwardingRequest request, string status)
+    private void RecordSteering(ForwardingRequest request, SteeringDecision decision)
     {
-        _steering[request.RouteIndex] = status;
-        LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", status));
+        _steering[request.RouteIndex] = decision;
+        var text = decision.ToString();
+        LogOnce(request.RouteId, "steering", text, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", text));
     }
 
     private void Record(ForwardingRequest request, ForwardingPath path)
