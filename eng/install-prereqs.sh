@@ -17,7 +17,7 @@ case "$(dpkg --print-architecture)" in
   arm64) packages+=(libc6-dev-amd64-cross linux-libc-dev-amd64-cross) ;;
 esac
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(haproxy nginx-light libnginx-mod-stream gnuplot-nox python3)   # python3: merges results JSON
+  packages+=(haproxy nginx-light libnginx-mod-stream python3 python3-matplotlib)   # python3: merges results JSON and draws the charts
 fi
 
 missing=()
