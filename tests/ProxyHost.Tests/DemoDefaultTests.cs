@@ -31,23 +31,23 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task HttpRoute_Curl_ReachesDemoBackendAndTransportCountsIt()
     {
-        var before = AcceptedTotal(await Clients.StatusAsync(Host.HttpUrl));
+        var before = AcceptedTotal(await Clients.StatusAsync(Host.AdminUrl));
         var body = await Clients.CurlAsync(Host.HttpUrl + "/");
         Assert.StartsWith("Hello from the ProxyHost demo HTTP backend.", body);
 
         // Each curl is a new connection to the BpfSteer transport: the two status calls and the curl above.
-        var after = AcceptedTotal(await Clients.StatusAsync(Host.HttpUrl));
+        var after = AcceptedTotal(await Clients.StatusAsync(Host.AdminUrl));
         Assert.True(after >= before + 2, $"accepted went from {before} to {after}");
     }
 
     [Fact]
     public async Task EchoRoute_OneMegabyte_ForwardedExactlyAndCountedInStatus()
     {
-        var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-echo");
+        var before = Clients.Route(await Clients.StatusAsync(Host.AdminUrl), "demo-echo");
         const int size = 1 << 20;
         await Clients.EchoThroughAsync(Host.TcpRoutes["demo-echo"], size);
 
-        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.HttpUrl,
+        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.AdminUrl,
             s => Counter(Clients.Route(s, "demo-echo"), "bytesBackendToClient") >= Counter(before, "bytesBackendToClient") + size,
             "the echo route's bytes"), "demo-echo");
         Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
@@ -65,12 +65,12 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task GreeterRoute_ServerSpeaksFirst_GreetingArrivesAndBothDirectionsCounted()
     {
-        var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-greeter");
+        var before = Clients.Route(await Clients.StatusAsync(Host.AdminUrl), "demo-greeter");
         const int size = 64 * 1024;
         await Clients.EchoThroughAsync(Host.TcpRoutes["demo-greeter"], size, Greeting.Length, Encoding.ASCII.GetBytes(Greeting));
 
         var expectedBack = Counter(before, "bytesBackendToClient") + size + Greeting.Length;
-        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.HttpUrl,
+        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.AdminUrl,
             s => Counter(Clients.Route(s, "demo-greeter"), "bytesBackendToClient") >= expectedBack,
             "the greeter route's bytes"), "demo-greeter");
         Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
@@ -80,7 +80,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task StatusJson_Demo_HasEveryContractFieldWithItsType()
     {
-        var status = await Clients.StatusAsync(Host.HttpUrl);
+        var status = await Clients.StatusAsync(Host.AdminUrl);
 
         var workers = status.GetProperty("transport").GetProperty("workers").EnumerateArray().ToList();
         Assert.Equal(Environment.ProcessorCount, workers.Count);
@@ -121,7 +121,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task Healthz_DemoAsRoot_BpfAndRoutesHealthy()
     {
-        using var doc = JsonDocument.Parse(await Clients.CurlAsync(Host.HttpUrl + "/healthz"));
+        using var doc = JsonDocument.Parse(await Clients.CurlAsync(Host.AdminUrl + "/healthz"));
         var checks = doc.RootElement.GetProperty("checks");
         Assert.Equal("Healthy", checks.GetProperty("bpf").GetProperty("status").GetString());
         Assert.Equal("Healthy", checks.GetProperty("routes").GetProperty("status").GetString());
@@ -132,7 +132,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task StatusPage_Get_IsSelfContainedHtml()
     {
-        var html = await Clients.CurlAsync(Host.HttpUrl + "/bpfsteer");
+        var html = await Clients.CurlAsync(Host.AdminUrl + "/bpfsteer");
         Assert.StartsWith("<!DOCTYPE html>", html);
         Assert.Contains("/bpfsteer/status", html);
         Assert.DoesNotMatch(@"(src|href)\s*=\s*""https?://", html);

@@ -97,7 +97,7 @@ public sealed class DoctorTests
             """);
         var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path]);
         Assert.True(code == 1, output);
-        Assert.Contains("Urls is 'http://127.0.0.1:8080' but TCP routes exist", output);
+        Assert.Contains("Urls is 'http://127.0.0.1:8080', which Kestrel ignores", output);
         Assert.Contains("Kestrel:Endpoints", output);
     }
 

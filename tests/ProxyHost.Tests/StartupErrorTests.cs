@@ -30,7 +30,7 @@ public sealed class StartupErrorTests
         await using var host = await ProxyHostProcess.StartAsync(["--ReverseProxy:TcpRoutes:demo-echo:Mode=UserSpace"]);
         Assert.Contains("Routes from  the embedded demo configuration", host.Output);
         await Clients.EchoThroughAsync(host.TcpRoutes["demo-echo"], 10_000);
-        var status = await Clients.WaitForStatusAsync(host.HttpUrl,
+        var status = await Clients.WaitForStatusAsync(host.AdminUrl,
             s => DemoDefaultTests.Counter(Clients.Route(s, "demo-echo"), "totalConnections") >= 1, "the echo connection");
         var route = Clients.Route(status, "demo-echo");
         Assert.Equal("UserSpace", route.GetProperty("mode").GetString());
