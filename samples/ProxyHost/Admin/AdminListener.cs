@@ -17,10 +17,21 @@ internal sealed class AdminListener(IOptions<AdminOptions> options) : IConfigure
     /// <summary>The parsed <see cref="AdminOptions.Url"/>, once Kestrel has been configured.</summary>
     public AdminUrl? Url { get; private set; }
 
-    /// <summary>The URL the listener is bound to (the real port when 0 was asked for), once the server has started.</summary>
-    public string? BoundUrl => Url is null || _listenOptions is null ? null
-        : Url.Kind == BindKind.Localhost ? $"http://localhost:{Url.Port}"
-        : $"http://{_listenOptions.IPEndPoint}";
+    /// <summary>
+    /// A URL this machine can fetch the admin endpoints from, with the real port when 0 was asked for, once the server
+    /// has started. When every address is bound it names 127.0.0.1: Kestrel answers 400 to the Host "[::]".
+    /// </summary>
+    public string? BoundUrl => Url is null || _listenOptions is null ? null : Url.Kind switch
+    {
+        BindKind.Localhost => $"http://localhost:{Url.Port}",
+        BindKind.Any => $"http://127.0.0.1:{_listenOptions.IPEndPoint!.Port}",
+        _ => $"http://{_listenOptions.IPEndPoint}",
+    };
+
+    /// <summary>Where the listener is bound, for people: <see cref="BoundUrl"/>, or <c>http://*:PORT</c> for every address.</summary>
+    public string? BoundDescription => Url is { Kind: BindKind.Any } && _listenOptions is not null
+        ? $"http://*:{_listenOptions.IPEndPoint!.Port} (every address)"
+        : BoundUrl;
 
     public void Configure(KestrelServerOptions kestrel)
     {

@@ -33,7 +33,7 @@ internal static class StartupSummary
         Log(logger, source, demo, transport, forwarder, kernel);
         if (adminExposed)
         {
-            ProxyHostLog.AdminListenerNotLoopback(logger, adminUrl, AdminOptions.UrlKey);
+            ProxyHostLog.AdminListenerNotLoopback(logger, admin.BoundDescription!, AdminOptions.UrlKey);
         }
         var o = new StringWriter();
 
@@ -81,7 +81,7 @@ internal static class StartupSummary
         var tcpListens = (forwarder?.Routes ?? []).Select(r => r.Listen).ToHashSet();
         var httpUrls = HttpUrls(services, tcpListens, adminUrl);
         o.WriteLine(adminExposed
-            ? $"  Admin        {adminUrl}: status page, JSON, health and metrics, reachable beyond loopback ({AdminOptions.UrlKey})"
+            ? $"  Admin        {admin.BoundDescription}: status page, JSON, health and metrics, reachable beyond loopback ({AdminOptions.UrlKey})"
             : $"  Admin        {adminUrl}: status page, JSON, health and metrics, loopback only");
         if (proxyHealthPath is not null)
         {
