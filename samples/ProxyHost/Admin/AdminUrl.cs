@@ -3,14 +3,6 @@ using System.Net;
 
 namespace ProxyHost.Admin;
 
-/// <summary>Where an admin URL or an HTTP endpoint URL binds: one IP address, every address, or <c>localhost</c>.</summary>
-internal enum BindKind
-{
-    Ip,
-    Any,
-    Localhost,
-}
-
 /// <summary>
 /// A parsed Kestrel endpoint URL (<c>http://127.0.0.1:9901</c>, <c>http://[::1]:9901</c>, <c>http://*:9901</c>,
 /// <c>http://localhost:9901</c>), for binding the admin listener and comparing it with the proxy's endpoints.
