@@ -16,7 +16,6 @@ internal static partial class Libc
 
     internal const int EPOLL_CTL_ADD = 1;
     internal const int EPOLL_CTL_DEL = 2;
-    internal const int EPOLL_CTL_MOD = 3;
     internal const int EPOLL_CLOEXEC = 0x80000;
 
     /// <summary>
