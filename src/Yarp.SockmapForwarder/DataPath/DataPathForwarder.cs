@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BpfSteer;
+using BpfSteer.Interop;
 using Microsoft.Extensions.Logging;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
 using Yarp.SockmapForwarder.DataPath.Steering;
@@ -33,6 +34,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     /// <param name="features">The kernel feature report to decide with; null means <see cref="KernelFeatures.Current"/>.</param>
     public DataPathForwarder(ILoggerFactory loggerFactory, SockmapForwarderOptions? options = null, KernelFeatureReport? features = null)
     {
+        NativeAbi.ThrowIfUnchecked("The sockmap forwarder");
         _logger = loggerFactory.CreateLogger("Yarp.SockmapForwarder.DataPath");
         _options = options ?? new SockmapForwarderOptions();
         _features = features;
