@@ -11,4 +11,8 @@ if (args.Length > 0 && args[0] == "connrate")
 {
     return BpfSteer.Benchmarks.ConnRate.ConnRateCommand.Run(args[1..]);
 }
+if (args.Length > 0 && args[0] == "interop-calls")
+{
+    return BpfSteer.Benchmarks.InteropCalls.Run(args[1..]);
+}
 return 0;

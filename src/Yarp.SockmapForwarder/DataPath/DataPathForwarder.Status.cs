@@ -1,5 +1,6 @@
 using BpfSteer;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
+using Yarp.SockmapForwarder.DataPath.Steering;
 
 namespace Yarp.SockmapForwarder.DataPath;
 
@@ -24,7 +25,7 @@ internal sealed partial class DataPathForwarder
             kernel.Passed, sockmapConnections, userConnections, last?.Path, last?.Reason ?? "no connection yet")
         {
             RedirectFailures = kernel.RedirectFailed,
-            Steering = _steering.TryGetValue(routeIndex, out var steering) ? steering : "none: no sockmap connection yet",
+            Steering = (_steering.TryGetValue(routeIndex, out var steering) ? steering : SteeringDecision.NoConnectionYet).ToString(),
         };
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BpfSteer;
+using BpfSteer.Interop;
 using Microsoft.Extensions.Logging;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
 using Yarp.SockmapForwarder.DataPath.Steering;
@@ -25,7 +26,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     private readonly ConcurrentDictionary<int, Action<long, long>> _bytesSinks = new();
     private ForwardingPath? _unusable;
     private readonly RouteCounters _counters = new();
-    private readonly ConcurrentDictionary<int, string> _steering = new();
+    private readonly ConcurrentDictionary<int, SteeringDecision> _steering = new();
     private readonly RfsSteering _rfs;
     private readonly object _spliceGate = new();
     private bool _disposed;
@@ -35,6 +36,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     /// <param name="features">The kernel feature report to decide with; null means <see cref="KernelFeatures.Current"/>.</param>
     public DataPathForwarder(ILoggerFactory loggerFactory, SockmapForwarderOptions? options = null, KernelFeatureReport? features = null)
     {
+        NativeAbi.ThrowIfUnchecked("The sockmap forwarder");
         _logger = loggerFactory.CreateLogger("Yarp.SockmapForwarder.DataPath");
         _options = options ?? new SockmapForwarderOptions();
         _features = features;
@@ -74,7 +76,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
 
     private static readonly ForwardingPath s_userSpaceMode = new(DataPathKind.UserSpace, "the route's mode is UserSpace");
     private static readonly ForwardingPath s_autoUserSpace = new(DataPathKind.UserSpace,
-        "Auto mode: connections start in user space on the loop that accepted them, and there is no hand-off to sockmap: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
+        "Auto mode keeps routes on the user-space path by default: connections start in user space on the loop that accepted them, with no hand-off to sockmap (under the per-connection queue bound a bulk stream measured no faster on sockmap than on splice); set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use sockmap");
 
     private ForwardingPath Unusable() => _unusable ??= new(DataPathKind.UserSpace, "sockmap is not usable: " + _sockmap.Value.Detail);
 
@@ -98,10 +100,10 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         {
             if (route.MaxQueuedBytes <= 0)
             {
-                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
+                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap: the kernel applies no back-pressure to redirected bytes, so a stalled peer would make it hold unbounded memory");
             }
             var monitor = _placement.GetOrAdd(routeIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
-            monitor.SteeredCpu = _steering.TryGetValue(routeIndex, out var steered) && steered == "rfs" ? cpu : null;
+            monitor.SteeredCpu = _steering.TryGetValue(routeIndex, out var steered) && steered.IsSteered ? cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
                 return new(DataPathKind.UserSpace, reason);
@@ -150,8 +152,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringStatus);
-        RecordSteering(request, steeringStatus); // before the insertion: bytes flow (and stats are read) from then on
+        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);
+        RecordSteering(request, steeringDecision); // before the insertion: bytes flow (and stats are read) from then on
         PairOutcome outcome;
         string detail;
         using (steering)
@@ -234,10 +236,11 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
     }
 
-    private void RecordSteering(ForwardingRequest request, string status)
+    private void RecordSteering(ForwardingRequest request, SteeringDecision decision)
     {
-        _steering[request.RouteIndex] = status;
-        LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", status));
+        _steering[request.RouteIndex] = decision;
+        var text = decision.ToString();
+        LogOnce(request.RouteId, "steering", text, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", text));
     }
 
     private void Record(ForwardingRequest request, ForwardingPath path) => RecordPath(request.RouteIndex, request.RouteId, path);

@@ -1,3 +1,5 @@
+using Yarp.SockmapForwarder.DataPath.Steering;
+
 namespace Yarp.SockmapForwarder.DataPath;
 
 /// <summary>A route's data-path counters: in-kernel (BPF maps) plus user space, summed.</summary>
@@ -23,5 +25,5 @@ internal sealed record DataPathRouteStats(
     public long RedirectFailures { get; init; }
 
     /// <summary>How the latest sockmap connection of the route was steered to the route CPU: "rfs" or "none: reason".</summary>
-    public string Steering { get; init; } = "none: no sockmap connection yet";
+    public string Steering { get; init; } = SteeringDecision.NoConnectionYet.ToString();
 }
