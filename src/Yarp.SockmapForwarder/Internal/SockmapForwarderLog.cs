@@ -45,6 +45,9 @@ internal static partial class SockmapForwarderLog
     [LoggerMessage(111, LogLevel.Critical, "The TCP route loop of CPU {Cpu} stopped unexpectedly; its connections were reset.")]
     public static partial void LoopFailed(ILogger logger, int cpu, Exception exception);
 
+    [LoggerMessage(112, LogLevel.Debug, "TCP route CPU selector: {State}.")]
+    public static partial void SpillChanged(ILogger logger, string state);
+
     [LoggerMessage(208, LogLevel.Warning, "TCP route '{RouteId}': accepting on CPU {Cpu} failed for lack of descriptors or memory ({Error}); new connections wait in the listen backlog, retried every {BackoffMs} ms.")]
     public static partial void AcceptPaused(ILogger logger, string routeId, int cpu, string error, int backoffMs);
 

@@ -72,8 +72,7 @@ internal sealed partial class TcpRouteConnection
             Reject(CloseReason.MaxConnections);
             return;
         }
-        _entered = true;
-        NativeSocket.TrySetInt(_client, IPPROTO_TCP, TCP_NODELAY, 1);
+        _entered = true; // TCP_NODELAY is inherited from the listen socket
         try
         {
             _clientToken = _loop.Register(_client, Events, _clientSide);

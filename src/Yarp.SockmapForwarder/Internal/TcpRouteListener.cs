@@ -11,14 +11,18 @@ namespace Yarp.SockmapForwarder.Internal;
 /// The listen sockets of one TCP route: <b>where a connection is accepted</b>. Per address, one SO_REUSEPORT socket per
 /// loop (a route with a <c>Cpu</c> listens on that CPU's loop only). Member i is listened i-th, so its group index is
 /// i and the classic-BPF CPU selector (<see cref="ReuseportCpuProgram"/>) hands each new connection to the member of
-/// the CPU that received it: <b>that is where its CPU is chosen</b>. Every member also carries SO_INCOMING_CPU = its
-/// loop's CPU, which the kernel's hash fallback prefers when the program is missing.
+/// the CPU that received it: <b>that is where its CPU is chosen</b> (with spill-over to a colder CPU's loop when the
+/// receiving CPU is saturated: <see cref="TcpRouteBalancer"/>). Every member also carries SO_INCOMING_CPU = its loop's
+/// CPU, which the kernel's hash fallback prefers when the program is missing.
 /// </summary>
 internal sealed class TcpRouteListener
 {
     private const int Backlog = 1024;
 
     private readonly List<Member> _members;
+
+    private readonly List<System.Net.Sockets.Socket> _balanced = new();
+    private TcpRouteBalancer? _balancer;
 
     private TcpRouteListener(TcpRouteState route, ListenAddress listen, List<Member> members, string boundEndPoint, int boundPort)
     {
@@ -44,9 +48,10 @@ internal sealed class TcpRouteListener
     public bool SelectorAttached { get; private init; }
 
     /// <summary>Binds and listens on every loop of <paramref name="loops"/>, then starts accepting. Throws AddressInUseException when taken.</summary>
-    public static async Task<TcpRouteListener> BindAsync(TcpRouteState route, ListenAddress listen, IReadOnlyList<TcpRouteLoop> loops)
+    public static async Task<TcpRouteListener> BindAsync(TcpRouteState route, ListenAddress listen, IReadOnlyList<TcpRouteLoop> loops, TcpRouteBalancer balancer)
     {
         var members = new List<Member>();
+        var balanced = new List<System.Net.Sockets.Socket>();
         var selector = true;
         try
         {
@@ -66,7 +71,8 @@ internal sealed class TcpRouteListener
                 port = ((IPEndPoint)group[0].Socket.LocalEndPoint!).Port; // port 0: every address gets the same port
                 if (group.Count > 1)
                 {
-                    selector &= NativeSocket.TryAttachReuseportCbpf(group[0].Socket.SafeHandle, ReuseportCpuProgram.Build(loops.Select(l => l.Cpu).ToArray())).IsSuccess;
+                    selector &= balancer.Add(group[0].Socket, loops.Select(l => l.Cpu).ToArray());
+                    balanced.Add(group[0].Socket);
                 }
             }
             foreach (var member in members)
@@ -76,10 +82,13 @@ internal sealed class TcpRouteListener
             var bound = listen.Kind == ListenAddressKind.Ip
                 ? ((IPEndPoint)members[0].Socket.LocalEndPoint!).ToString()
                 : (listen with { Port = port }).ToString();
-            return new TcpRouteListener(route, listen, members, bound, port) { SelectorAttached = selector };
+            var listener = new TcpRouteListener(route, listen, members, bound, port) { SelectorAttached = selector, _balancer = balancer };
+            listener._balanced.AddRange(balanced);
+            return listener;
         }
         catch
         {
+            balanced.ForEach(balancer.Remove);
             foreach (var member in members)
             {
                 await member.CloseAsync().ConfigureAwait(false);
@@ -91,6 +100,7 @@ internal sealed class TcpRouteListener
     /// <summary>Stops accepting: each member is unregistered on its loop and closed. Open connections are not touched.</summary>
     public async Task CloseAsync()
     {
+        _balanced.ForEach(s => _balancer?.Remove(s));
         foreach (var member in _members)
         {
             await member.CloseAsync().ConfigureAwait(false);
@@ -125,6 +135,8 @@ internal sealed class TcpRouteListener
                     NativeSocket.SetInt(socket.SafeHandle, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)");
                 }
                 NativeSocket.TrySetInt(socket.SafeHandle, SOL_SOCKET, SO_INCOMING_CPU, loops[i].Cpu);
+                // Accepted sockets inherit TCP_NODELAY from their listener: one setsockopt per route, not per connection.
+                NativeSocket.TrySetInt(socket.SafeHandle, IPPROTO_TCP, TCP_NODELAY, 1);
                 try
                 {
                     socket.Bind(bound ?? endPoint);
@@ -156,8 +168,9 @@ internal sealed class TcpRouteListener
     /// <summary>One listen socket, polled (level-triggered) by one loop: accepts and starts each connection there.</summary>
     internal sealed class Member : IEventLoopHandler
     {
-        // Per wake-up, so one busy listener cannot starve the loop's connections (level-triggered: the rest comes next round).
-        private const int AcceptBatch = 32;
+        // One per wake-up: the socket is polled level-triggered, so a longer queue is reported again at the next epoll_wait,
+        // and no accept4 is spent finding the queue empty (that EAGAIN call was one accept4 in two at low concurrency).
+        private const int AcceptBatch = 1;
 
         // Out of descriptors or memory: stop polling for a moment instead of spinning on a level-triggered listener.
         private const long ResourceBackoffMs = 100;

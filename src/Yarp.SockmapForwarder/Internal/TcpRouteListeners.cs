@@ -20,6 +20,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
     private readonly Dictionary<int, TcpRouteLoop> _loops = new();
     private readonly ILoggerFactory _loggerFactory;
     private int[]? _cpus;
+    private TcpRouteBalancer? _balancer;
     private bool _disposed;
 
     public TcpRouteListeners(TcpRouteTable table, DestinationConnector connector, ITcpConnectionForwarder forwarder, SockmapForwarderMetrics metrics,
@@ -59,6 +60,9 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
         }
     }
 
+    /// <summary>The spill-over of the CPU selector (null before the first route binds).</summary>
+    public TcpRouteBalancer? Balancer => _balancer;
+
     /// <summary>The loops started so far, by CPU.</summary>
     public IReadOnlyList<TcpRouteLoop> Loops
     {
@@ -76,7 +80,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
     {
         var loops = LoopsFor(route.Config.Cpu);
         var listen = port is int p ? route.Listen with { Port = p } : route.Listen;
-        var listener = await TcpRouteListener.BindAsync(route, listen, loops).ConfigureAwait(false);
+        var listener = await TcpRouteListener.BindAsync(route, listen, loops, _balancer!).ConfigureAwait(false);
         lock (_sync)
         {
             if (_disposed)
@@ -173,7 +177,11 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
         lock (_sync)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _cpus ??= UsableCpus();
+            if (_cpus is null)
+            {
+                _cpus = UsableCpus();
+                _balancer = new TcpRouteBalancer(_cpus, Logger);
+            }
             int[] wanted = cpu is int c ? [c] : _cpus;
             var loops = new TcpRouteLoop[wanted.Length];
             for (var i = 0; i < wanted.Length; i++)
@@ -227,5 +235,6 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
         {
             await loop.StopAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
+        _balancer?.Dispose();
     }
 }
