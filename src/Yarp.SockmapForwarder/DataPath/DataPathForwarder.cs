@@ -260,6 +260,22 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     public Action<long, long> BytesSink(int routeIndex)
         => _bytesSinks.GetOrAdd(routeIndex, static (r, counters) => (c2b, b2c) => counters.AddBytes(r, c2b, b2c), _counters);
 
+    /// <summary>
+    /// Promotion of a bulk user-space connection to sockmap (issue 12; the policy and the pairing are the data path's).
+    /// Asked by a TCP route loop after an event of a connection whose relay has turned bulk (a read filled its buffer),
+    /// while nothing is held in user space: true makes the loop call <see cref="TryPromote"/>. Cheap: it runs often.
+    /// </summary>
+    public bool WantsPromotion(TcpRouteConfig route, int routeIndex, long bytesClientToBackend, long bytesBackendToClient, long startedTicks)
+        => false; // no promotion yet: Auto connections stay on the user-space path (see Choose)
+
+    /// <summary>
+    /// The hand-off itself: the loop has removed both sockets from its epoll, nothing is held in user space, and nothing is
+    /// read but unwritten. Return the task that completes when the connection ends (the data path owns both sockets from
+    /// then, e.g. after <c>SockmapEngine</c> pairing without preamble), or null to keep it in user space (the loop takes
+    /// both sockets back and continues; the pairing must have read nothing, as a fallback does).
+    /// </summary>
+    public Task<ForwardingResult>? TryPromote(PromotionCandidate candidate, CancellationToken abort) => null;
+
     /// <summary>Counts a connection forwarded outside <see cref="ForwardAsync"/> (the TCP route loops' relay) by its path.</summary>
     public void CountConnection(int routeIndex, bool sockmap) => _counters.AddConnection(routeIndex, sockmap);
 

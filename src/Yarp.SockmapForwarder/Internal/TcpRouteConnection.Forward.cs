@@ -84,6 +84,48 @@ internal sealed partial class TcpRouteConnection
         Forwarded(result.Path, result.BytesClientToBackend, result.BytesBackendToClient, result.CloseReason);
     }
 
+    /// <summary>
+    /// <b>The promotion hook</b> (issue 12): runs after every relay event. When the relay has turned bulk and holds nothing,
+    /// and the data path wants it (<see cref="DataPathForwarder.WantsPromotion"/>), both sockets leave this loop's epoll and
+    /// are offered to <see cref="DataPathForwarder.TryPromote"/>; if it declines they are registered again and the relay
+    /// continues where it was.
+    /// </summary>
+    private void MaybePromote()
+    {
+        var relay = _relay!;
+        if (!relay.IsBulk || relay.IsFinished || !relay.IsQuiescent
+            || !_owner.DataPath.WantsPromotion(_config, Route.Index, relay.BytesClientToBackend, relay.BytesBackendToClient, _started))
+        {
+            return;
+        }
+        relay.ReleasePipes();
+        _loop.Unregister(_client, _clientToken);
+        _loop.Unregister(_backend!, _backendToken);
+        _sockmapAbort = _owner.TrackSockmap(this);
+        var candidate = new PromotionCandidate(_config, Route.Index, _config.Cpu ?? _loop.Cpu, _client, _backend!, relay.BytesClientToBackend, relay.BytesBackendToClient);
+        Task<ForwardingResult>? promoted;
+        try
+        {
+            promoted = _owner.DataPath.TryPromote(candidate, _sockmapAbort.Token);
+        }
+        catch (Exception ex)
+        {
+            promoted = Task.FromException<ForwardingResult>(ex);
+        }
+        if (promoted is null)
+        {
+            _owner.UntrackSockmap(this);
+            _clientToken = _loop.Register(_client, Events, _clientSide);
+            _backendToken = _loop.Register(_backend!, Events, _backendSide!);
+            return; // edge-triggered registration reports what is pending now: the relay picks up where it was
+        }
+        relay.HandOver(CloseReason.Completed);
+        _loop.Remove(this);
+        _state = State.Sockmap;
+        promoted.ContinueWith(static (t, s) => ((TcpRouteConnection)s!).SockmapDone(t), this,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
     /// <summary>Server stop or route closed while the sockmap engine holds the connection.</summary>
     public void AbortSockmap() => _sockmapAbort?.Cancel();
 }

@@ -144,6 +144,10 @@ internal sealed partial class TcpRouteConnection
                 {
                     Complete(DataPathKind.UserSpace);
                 }
+                else if (_relay.IsBulk)
+                {
+                    MaybePromote();
+                }
                 break;
         }
     }
@@ -161,6 +165,10 @@ internal sealed partial class TcpRouteConnection
                 if (_relay.IsFinished)
                 {
                     Complete(DataPathKind.UserSpace);
+                }
+                else if (_relay.IsBulk)
+                {
+                    MaybePromote();
                 }
                 break;
         }

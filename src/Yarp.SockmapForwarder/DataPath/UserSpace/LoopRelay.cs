@@ -62,6 +62,33 @@ internal sealed class LoopRelay
     /// <summary>True when no byte is held in user space or a pipe in either direction: the sockets could change hands.</summary>
     public bool IsQuiescent => _dirs[0].Held == 0 && _dirs[1].Held == 0;
 
+    /// <summary>True once a read filled the scratch buffer in either direction (that direction moves by splice since).</summary>
+    public bool IsBulk => _dirs[0].PipeWrite is not null || _dirs[1].PipeWrite is not null;
+
+    /// <summary>
+    /// Closes the bulk directions' pipes (they are empty when <see cref="IsQuiescent"/>): before the sockets leave this
+    /// relay. If they come back (the hand-off fell back), a later full read creates new ones.
+    /// </summary>
+    public void ReleasePipes()
+    {
+        foreach (var dir in _dirs)
+        {
+            if (dir.InPipe == 0)
+            {
+                dir.PipeRead?.Dispose();
+                dir.PipeWrite?.Dispose();
+                dir.PipeRead = dir.PipeWrite = null;
+            }
+        }
+    }
+
+    /// <summary>The relay's sockets left it for another path: they are not closed here.</summary>
+    public void HandOver(CloseReason reason)
+    {
+        IsFinished = true;
+        Reason = reason;
+    }
+
     private sealed class Direction
     {
         public byte[]? Pending;           // bytes read from the source that the destination did not take yet
