@@ -48,6 +48,18 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
 
     public ILogger DataPathLogger { get; }
 
+    /// <summary>Descriptors registered with the loops right now: listen sockets and connections' sockets (a snapshot, for tests).</summary>
+    public int LoopRegistrations
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _loops.Values.Sum(l => l.RegistrationCount);
+            }
+        }
+    }
+
     /// <summary>Connections held right now, on every loop and on the sockmap engine (a snapshot, for status and tests).</summary>
     public int OpenConnections
     {
