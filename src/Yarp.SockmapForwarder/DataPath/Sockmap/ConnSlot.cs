@@ -25,4 +25,21 @@ internal struct ConnSlot
     public uint SeqKnown;      // K
     public uint Overlaps;      // K
     public uint TrimFailed;    // K: non-zero = bytes were dropped, the connection must be reset
+    public ulong AcctK;        // K: with AcctU, this direction's share of Budget.Used: AcctK - AcctU
+    public ulong AcctU;        // U
+    public ulong BacklogPeak;  // K: the largest backlog measured
+    public uint ParkReason;    // K: 1 = the connection's high mark, 2 = the process budget
+    public uint BudgetParks;   // K: parks started because of the process budget
+    public uint Admit;         // U: 1 = park when the peer's send buffer cannot take the backlog and this skb
+    public uint PeerFullParks; // K: parks started because the peer's send buffer was full
+}
+
+/// <summary>Mirror of <c>struct budget</c> in bpf/sockmap_forward.h: the one element of the mmap-ed <c>budget</c> array.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Budget
+{
+    public ulong Used;   // K+U: sum of every slot's share (AcctK - AcctU)
+    public ulong Peak;   // K
+    public ulong Limit;  // U: 0 = no budget
+    public ulong Parks;  // K
 }

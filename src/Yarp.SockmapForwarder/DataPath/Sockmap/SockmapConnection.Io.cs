@@ -32,6 +32,15 @@ internal sealed unsafe partial class SockmapConnection
     private void ReadSourceChunks(int d)
     {
         var dir = _dirs[d];
+        if (dir.PendingCount > 0 && !FlushPending(d))
+        {
+            return;
+        }
+        if (XpPeek && Volatile.Read(ref Slot(d)->Passed) != Volatile.Read(ref Slot(d)->Consumed))
+        {
+            ReadParked(d);
+            return;
+        }
         for (var round = 0; round < 64 && !dir.SourceEof && !IsFinished; round++)
         {
             if (dir.PendingCount > 0 && !FlushPending(d))
@@ -40,31 +49,8 @@ internal sealed unsafe partial class SockmapConnection
             }
             dir.Pending ??= ArrayPool<byte>.Shared.Rent(ParkedChunkSize);
             var r = NativeSocket.TryReceive(_sockets[d].SafeHandle, dir.Pending.AsSpan(0, Math.Min(dir.Pending.Length, ParkedChunkSize)), MSG_DONTWAIT);
-            if (!r.IsSuccess)
+            if (!HandleReceive(d, r))
             {
-                if (r.Errno == Errno.EAGAIN)
-                {
-                    return;
-                }
-                if (r.Errno == Errno.EPIPE)
-                {
-                    continue; // one-shot sk_err left by a FIN through the backlog (KERNEL-NOTES 13)
-                }
-                ResetFrom(d);
-                return;
-            }
-            if (r.Value == 0)
-            {
-                // recv took the socket lock: every byte of the source has been through the verdict (KERNEL-NOTES 3).
-                // But parked skbs can still wait in the psock queue behind bytes redirected *to* this socket: recv
-                // reports end of stream before they reach it. It is the end only once every parked byte was read.
-                if (Volatile.Read(ref Slot(d)->Passed) != Volatile.Read(ref Slot(d)->Consumed))
-                {
-                    dir.RdHup = true;
-                    return;
-                }
-                dir.SourceEof = true;
-                _lastActivity = Environment.TickCount64;
                 return;
             }
             dir.PendingOffset = 0;
@@ -72,6 +58,115 @@ internal sealed unsafe partial class SockmapConnection
             SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(0, dir.PendingCount), false);
             _lastActivity = Environment.TickCount64;
         }
+    }
+
+    private static readonly bool XpPeek = Environment.GetEnvironmentVariable("XP_PEEK") == "1";
+    private const int PenSize = 4 << 20;
+
+    /// <summary>
+    /// Parked bytes, moved so the verdict can resume: only once every redirected byte is in the destination's send
+    /// queue, peek the whole pen (no window update: the sender stays stopped), write it, count it as consumed, and only
+    /// then take it off the socket. When nothing new was parked meanwhile, consumed == passed and the verdict redirects
+    /// the next skb; reading first would reopen the window and park the sender's next bytes before they are written.
+    /// </summary>
+    private void ReadParked(int d)
+    {
+        var dir = _dirs[d];
+        for (var round = 0; round < 16 && !dir.SourceEof && !IsFinished; round++)
+        {
+            if (!MeasureBarrier(d))
+            {
+                dir.XpBarrierWaits++;
+                return; // the redirected bytes first; meanwhile the source's window closes and the kernel catches up
+            }
+            var pen = ArrayPool<byte>.Shared.Rent(PenSize);
+            try
+            {
+                var r = NativeSocket.TryReceive(_sockets[d].SafeHandle, pen.AsSpan(0, PenSize), MSG_DONTWAIT | MSG_PEEK);
+                if (!HandleReceive(d, r))
+                {
+                    return;
+                }
+                var peeked = (int)r.Value;
+                dir.XpPeeks++;
+                dir.XpPeekBytes += peeked;
+                var written = 0;
+                while (written < peeked)
+                {
+                    var w = NativeSocket.TrySend(_sockets[1 - d].SafeHandle, pen.AsSpan(written, peeked - written), MSG_DONTWAIT);
+                    if (!w.IsSuccess)
+                    {
+                        if (w.Errno != Errno.EAGAIN)
+                        {
+                            ResetFrom(1 - d);
+                            return;
+                        }
+                        break;
+                    }
+                    written += (int)w.Value;
+                }
+                if (written == 0)
+                {
+                    return;
+                }
+                dir.UserWritten += written;
+                Interlocked.Add(ref Slot(d)->Consumed, (ulong)written);
+                if (Volatile.Read(ref Slot(d)->Consumed) == Volatile.Read(ref Slot(d)->Passed))
+                {
+                    dir.XpCaughtUp++;
+                }
+                var taken = NativeSocket.TryReceive(_sockets[d].SafeHandle, pen.AsSpan(0, written), MSG_DONTWAIT);
+                if (!taken.IsSuccess || taken.Value != written)
+                {
+                    // The peeked bytes are gone from under us: the stream cannot be kept exact.
+                    Finish("parked-read-mismatch", resetBoth: true);
+                    return;
+                }
+                _lastActivity = Environment.TickCount64;
+                if (written < peeked)
+                {
+                    return; // the destination is full: the rest on its next tick
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(pen);
+            }
+        }
+    }
+
+    /// <summary>Handles a receive that returned no bytes or failed; false when the caller must stop reading.</summary>
+    private bool HandleReceive(int d, PosixResult r)
+    {
+        var dir = _dirs[d];
+        if (!r.IsSuccess)
+        {
+            if (r.Errno == Errno.EAGAIN)
+            {
+                return false;
+            }
+            if (r.Errno == Errno.EPIPE)
+            {
+                return false; // one-shot sk_err left by a FIN through the backlog (KERNEL-NOTES 13): read again next time
+            }
+            ResetFrom(d);
+            return false;
+        }
+        if (r.Value == 0)
+        {
+            // recv took the socket lock: every byte of the source has been through the verdict (KERNEL-NOTES 3).
+            // But parked skbs can still wait in the psock queue behind bytes redirected *to* this socket: recv
+            // reports end of stream before they reach it. It is the end only once every parked byte was read.
+            if (Volatile.Read(ref Slot(d)->Passed) != Volatile.Read(ref Slot(d)->Consumed))
+            {
+                dir.RdHup = true;
+                return false;
+            }
+            dir.SourceEof = true;
+            _lastActivity = Environment.TickCount64;
+            return false;
+        }
+        return true;
     }
 
     /// <summary>Writes pending source bytes to the destination behind the barrier; true when nothing is left.</summary>
@@ -125,6 +220,20 @@ internal sealed unsafe partial class SockmapConnection
         var slot0 = Slot(0);
         var slot1 = Slot(1);
         Parks = (long)(Volatile.Read(ref slot0->Parks) + Volatile.Read(ref slot1->Parks));
+        if (Environment.GetEnvironmentVariable("XP_STATS") == "1")
+        {
+            for (var d = 0; d < 2; d++)
+            {
+                var x = Slot(d);
+                if (x->Redirected + x->Passed > (1 << 20))
+                {
+                    Console.WriteLine($"XPSTAT d{d} red={x->Redirected} passed={x->Passed} parkfrac={(double)x->Passed / (x->Redirected + x->Passed):F3} parks={x->Parks} budgetParks={x->BudgetParks} peerFullParks={x->PeerFullParks} peak={x->BacklogPeak} budgetPeak={_engine.Budget->Peak} verdicts={x->Verdicts} peeks={_dirs[d].XpPeeks} peekBytes={_dirs[d].XpPeekBytes} caughtUp={_dirs[d].XpCaughtUp} barrierWaits={_dirs[d].XpBarrierWaits} sb={_dirs[d].SendBuffer}");
+                }
+            }
+        }
+        // Its backlog leaves the budget with it (closing frees the psock queue).
+        _engine.Account(slot0, 0);
+        _engine.Account(slot1, 0);
         var c2b = _dirs[0].Early + (long)Volatile.Read(ref slot0->Redirected) + _dirs[0].UserWritten;
         var b2c = _dirs[1].Early + (long)Volatile.Read(ref slot1->Redirected) + _dirs[1].UserWritten;
         for (var side = 0; side < 2; side++)

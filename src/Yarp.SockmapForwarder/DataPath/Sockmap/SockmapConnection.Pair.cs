@@ -62,12 +62,22 @@ internal sealed unsafe partial class SockmapConnection
         for (var side = 0; side < 2; side++)
         {
             _cookies[side] = NativeSocket.GetCookie(_sockets[side].SafeHandle);
-            *Slot(side) = new ConnSlot { HighMark = highMark };
-            if (highMark != 0)
+            // A verdict that was still running when the slot's last connection finished may have added to its share.
+            _engine.Account(Slot(side), 0);
+            *Slot(side) = new ConnSlot { HighMark = highMark, Admit = Environment.GetEnvironmentVariable("XP_ADMIT") == "1" ? 1u : 0u };
+            if (highMark != 0 || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XP_RCVBUF")))
             {
                 // Parked bytes wait in the source's receive path: cap it (the kernel doubles the value).
                 // Never below 128 KiB: a receive window under one loopback segment (64 KiB) stalls the sender.
-                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, SO_RCVBUF, (int)Math.Clamp(highMark / 2, 128 << 10, int.MaxValue));
+                var xr = Environment.GetEnvironmentVariable("XP_RCVBUF");
+                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, SO_RCVBUF, string.IsNullOrEmpty(xr) ? (int)Math.Clamp(highMark / 2, 128 << 10, int.MaxValue) : int.Parse(xr));
+            }
+        }
+        if (Environment.GetEnvironmentVariable("XP_SNDBUF") is { } xs && int.Parse(xs) > 0 && !string.IsNullOrEmpty(xs))
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, 32 /* SO_SNDBUFFORCE */, int.Parse(xs));
             }
         }
         _dirs[0].Base = SocketIo.QueuedTotal(_sockets[1]);

@@ -29,6 +29,7 @@ internal sealed unsafe class SockmapEngine : IDisposable
 
     private readonly BpfObject _object;
     private readonly MappedBpfArray _slots;
+    private readonly MappedBpfArray _budget;
     private readonly Queue<int> _free = new();
     private readonly SockmapConnection?[] _byIndex;
     private readonly List<SockmapConnection> _active = new();
@@ -38,6 +39,8 @@ internal sealed unsafe class SockmapEngine : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
     private int _count;
+    private long _nextRefresh;
+    private const int BudgetRefreshMs = 20;
 
     private SockmapEngine(BpfObject obj, int capacity, string program, ILogger logger)
     {
@@ -50,6 +53,11 @@ internal sealed unsafe class SockmapEngine : IDisposable
         Conns = obj.Map("conns");
         RouteStatsMap = obj.Map("route_stats");
         _slots = MappedBpfArray.Map(obj.Map("slots"), sizeof(ConnSlot), capacity * 2);
+        _budget = MappedBpfArray.Map(obj.Map("budget"), sizeof(Budget), 1);
+        if (Environment.GetEnvironmentVariable("XP_BUDGET") is { } xb)
+        {
+            Budget->Limit = ulong.Parse(xb);
+        }
         _byIndex = new SockmapConnection?[capacity];
         for (var i = 0; i < capacity; i++)
         {
@@ -137,6 +145,25 @@ internal sealed unsafe class SockmapEngine : IDisposable
     public string DescribeActive() => string.Join("\n", _byIndex.Where(c => c is { IsFinished: false }).Select(c => c!.Describe()));
 
     public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
+
+    /// <summary>The process-wide budget of unaccounted kernel memory (bytes redirected, not yet in a send queue).</summary>
+    public Budget* Budget => _budget.Element<Budget>(0);
+
+    /// <summary>Sets this direction's share of the budget to <paramref name="backlog"/> (any thread; the verdict does the same).</summary>
+    public void Account(ConnSlot* slot, ulong backlog)
+    {
+        // The share is AcctK - AcctU; user space writes only AcctU (the verdict only AcctK), see account() in the BPF source.
+        var next = unchecked(Volatile.Read(ref slot->AcctK) - backlog);
+        var delta = unchecked(next - slot->AcctU);
+        if (delta != 0)
+        {
+            Volatile.Write(ref slot->AcctU, next);
+            Interlocked.Add(ref Budget->Used, unchecked(0 - delta));
+        }
+    }
+
+    /// <summary>This direction's current share of the budget.</summary>
+    public static ulong Share(ConnSlot* slot) => unchecked(Volatile.Read(ref slot->AcctK) - Volatile.Read(ref slot->AcctU));
 
     /// <summary>Takes a free connection index (slots 2i and 2i+1); false when the maps are full.</summary>
     public bool TryAllocate(out int index)
@@ -237,6 +264,17 @@ internal sealed unsafe class SockmapEngine : IDisposable
                 nextTick = now + IdleTickMs;
             }
             _active.RemoveAll(Forget);
+            var budget = Budget;
+            if (budget->Limit != 0 && Volatile.Read(ref budget->Used) >= budget->Limit / 2 && now >= _nextRefresh)
+            {
+                // Under pressure, a direction whose verdict no longer runs (its source paused) would keep the share it
+                // had at its last run: measure them, so the budget holds what is really queued.
+                _nextRefresh = now + BudgetRefreshMs;
+                foreach (var c in _active)
+                {
+                    c.RefreshAccounting();
+                }
+            }
         }
         foreach (var c in _active)
         {
@@ -265,6 +303,7 @@ internal sealed unsafe class SockmapEngine : IDisposable
         _thread.Join(TimeSpan.FromSeconds(5));
         _epoll.Dispose();
         _slots.Dispose();
+        _budget.Dispose();
         _object.Dispose();
     }
 }
