@@ -19,7 +19,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
     private WorkerPool? _pool;
     private int _poolUsers;
     private bool _migrating;
-    private string _selector = "None";
+    private ReuseportSelector _selector = ReuseportSelector.None;
     private string _selectorDetail = "Not bound.";
 
     public BpfSteerTransportState(IMeterFactory? meterFactory = null)
@@ -27,7 +27,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
 
     public IReadOnlyList<BpfSteerWorkerStatus> Workers => WorkersInOrder().Select(c => c.Snapshot()).ToArray();
 
-    public string Selector
+    public ReuseportSelector Selector
     {
         get { lock (_statusLock) { return _selector; } }
     }
@@ -91,7 +91,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
         }
     }
 
-    public void OnBound(string endPoint, string selector, string detail)
+    public void OnBound(string endPoint, ReuseportSelector selector, string detail)
     {
         lock (_statusLock)
         {
@@ -104,7 +104,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
     /// <summary>The running workers, if any (tests and diagnostics).</summary>
     internal WorkerPool? CurrentPool => _pool;
 
-    public void OnSelectorChanged(string selector, string detail)
+    public void OnSelectorChanged(ReuseportSelector selector, string detail)
     {
         lock (_statusLock)
         {

@@ -55,7 +55,6 @@ internal sealed unsafe partial class SockmapConnection
             }
             dir.PendingOffset = 0;
             dir.PendingCount = (int)r.Value;
-            SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(0, dir.PendingCount), false);
             _lastActivity = Environment.TickCount64;
         }
     }
@@ -119,7 +118,7 @@ internal sealed unsafe partial class SockmapConnection
                 if (!taken.IsSuccess || taken.Value != written)
                 {
                     // The peeked bytes are gone from under us: the stream cannot be kept exact.
-                    Finish("parked-read-mismatch", resetBoth: true);
+                    Finish(CloseReason.Error, resetBoth: true);
                     return;
                 }
                 _lastActivity = Environment.TickCount64;
@@ -188,7 +187,6 @@ internal sealed unsafe partial class SockmapConnection
                 }
                 return false;
             }
-            SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(dir.PendingOffset, (int)r.Value), true);
             dir.PendingOffset += (int)r.Value;
             dir.PendingCount -= (int)r.Value;
             dir.UserWritten += r.Value;
@@ -206,10 +204,10 @@ internal sealed unsafe partial class SockmapConnection
 
     /// <summary>Side <paramref name="side"/> was reset: reset the other side too (RST propagated as RST).</summary>
     private void ResetFrom(int side)
-        => Finish(side == 0 ? "client-reset" : "backend-reset", resetBoth: true);
+        => Finish(side == 0 ? CloseReason.ClientReset : CloseReason.BackendReset, resetBoth: true);
 
     /// <summary>Both sockets leave the maps, their conns entries are deleted (KERNEL-NOTES 10), both are closed.</summary>
-    public void Finish(string reason, bool resetBoth)
+    public void Finish(CloseReason reason, bool resetBoth)
     {
         if (IsFinished)
         {
@@ -238,7 +236,7 @@ internal sealed unsafe partial class SockmapConnection
         var b2c = _dirs[1].Early + (long)Volatile.Read(ref slot1->Redirected) + _dirs[1].UserWritten;
         for (var side = 0; side < 2; side++)
         {
-            _engine.Unwatch(_sockets[side].SafeHandle);
+            _engine.Unwatch(_sockets[side].SafeHandle, _tokens[side]);
             if (resetBoth)
             {
                 SocketIo.Reset(_sockets[side]);
@@ -258,7 +256,7 @@ internal sealed unsafe partial class SockmapConnection
             // The index is free again before anyone sees the result (a caller may open the next connection at once).
             _engine.Release(Index);
         }
-        _done.TrySetResult(new ForwardingResult("Sockmap", c2b, b2c, reason));
+        _done.TrySetResult(new ForwardingResult(DataPathKind.Sockmap, c2b, b2c, reason));
     }
 
     private void LeaveMaps()

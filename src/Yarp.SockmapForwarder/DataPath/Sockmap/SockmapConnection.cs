@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
@@ -8,13 +9,15 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// One connection on the sockmap path. Sides: 0 = pc (the client socket), 1 = pb (the backend socket).
 /// Direction d moves bytes from side d to side 1-d; its counters live in slot 2*Index+d.
 /// Set-up (<see cref="TryPair"/>) runs on the caller's thread; everything after <see cref="Attach"/> runs on the
-/// engine's epoll thread.
+/// engine's loop thread.
 /// </summary>
 internal sealed unsafe partial class SockmapConnection
 {
     private readonly SockmapEngine _engine;
     private readonly Socket[] _sockets = new Socket[2];
     private readonly ulong[] _cookies = new ulong[2];
+    private readonly ulong[] _tokens = new ulong[2];
+    private readonly SideEvents[] _sides;
     private readonly TaskCompletionSource<ForwardingResult> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Direction[] _dirs = [new(), new()];
     private readonly TimeSpan _idleTimeout;
@@ -30,8 +33,11 @@ internal sealed unsafe partial class SockmapConnection
         _request = request;
         _sockets[0] = request.ClientSocket!;
         _sockets[1] = request.Backend;
-        _idleTimeout = request.Options.IdleTimeout;
+        _idleTimeout = request.Route.IdleTimeout;
+        _sides = [new SideEvents(this, 0), new SideEvents(this, 1)];
     }
+
+    public SockmapEngine Engine => _engine;
 
     public int Index { get; }
 
@@ -103,35 +109,26 @@ internal sealed unsafe partial class SockmapConnection
         }
     }
 
-    /// <summary>A one-line state dump for diagnostics (racy snapshot).</summary>
-    public string Describe()
-    {
-        var text = $"conn {Index}:";
-        for (var d = 0; d < 2; d++)
-        {
-            var s = Slot(d);
-            var dir = _dirs[d];
-            text += $" [d{d} red={s->Redirected} wr={s->Written} passed={s->Passed} cons={s->Consumed} parked={s->Parked} parks={s->Parks} " +
-                $"pend={dir.PendingCount} eof={dir.SourceEof} rdhup={dir.RdHup} shut={dir.DestinationShut} userw={dir.UserWritten} " +
-                $"q={SocketIo.QueuedTotal(_sockets[1 - d]) - dir.Base}]";
-        }
-        return text;
-    }
-
-    /// <summary>Registers both sockets with the epoll thread (engine thread).</summary>
+    /// <summary>Registers both sockets with the engine's loop (engine thread).</summary>
     public void Attach()
     {
         _started = true;
         _lastActivity = Environment.TickCount64;
-        _engine.Watch(this, 0, _sockets[0].SafeHandle);
-        _engine.Watch(this, 1, _sockets[1].SafeHandle);
+        _tokens[0] = _engine.Watch(_sockets[0].SafeHandle, _sides[0]);
+        _tokens[1] = _engine.Watch(_sockets[1].SafeHandle, _sides[1]);
         // RDHUP may have happened between pairing and registration; edge-triggered epoll would not report it again.
         ReadSource(0);
         ReadSource(1);
     }
 
+    /// <summary>Routes a socket's epoll events to <see cref="OnEvent"/> with its side.</summary>
+    private sealed class SideEvents(SockmapConnection connection, int side) : IEventLoopHandler
+    {
+        public void OnEvents(uint events) => connection.OnEvent(side, events);
+    }
+
     /// <summary>An epoll event on <paramref name="side"/> (engine thread).</summary>
-    public void OnEvent(int side, uint events)
+    private void OnEvent(int side, uint events)
     {
         if (IsFinished)
         {
@@ -161,7 +158,7 @@ internal sealed unsafe partial class SockmapConnection
             }
             if (!IsFinished && _dirs[0].DestinationShut && _dirs[1].DestinationShut)
             {
-                Finish("completed", resetBoth: false);
+                Finish(CloseReason.Completed, resetBoth: false);
             }
         }
     }
@@ -184,12 +181,12 @@ internal sealed unsafe partial class SockmapConnection
         }
         if (_dirs[0].DestinationShut && _dirs[1].DestinationShut)
         {
-            Finish("completed", resetBoth: false);
+            Finish(CloseReason.Completed, resetBoth: false);
             return false;
         }
         if (_idleTimeout > TimeSpan.Zero && _idleTimeout != Timeout.InfiniteTimeSpan && now - _lastActivity > (long)_idleTimeout.TotalMilliseconds)
         {
-            Finish("idle-timeout", resetBoth: false);
+            Finish(CloseReason.IdleTimeout, resetBoth: false);
             return false;
         }
         return hot;
@@ -305,7 +302,7 @@ internal sealed unsafe partial class SockmapConnection
             return false;
         }
         DataPathLog.OverlapNotCut(_engine.Logger, _request.RouteId, d == 0 ? "client to backend" : "backend to client");
-        Finish(d == 0 ? "client-overlap-reset" : "backend-overlap-reset", resetBoth: true);
+        Finish(d == 0 ? CloseReason.ClientOverlapReset : CloseReason.BackendOverlapReset, resetBoth: true);
         return true;
     }
 
