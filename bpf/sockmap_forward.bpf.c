@@ -71,13 +71,7 @@ struct {
 	__type(value, struct route_stats);
 } route_stats SEC(".maps");
 
-/*
- * Measure the backlog exactly once it could matter: below this many bytes the estimate from the last measurement
- * is used (a connection's estimate only ever errs high: `written` grows between measurements).
- */
-#define MEASURE_FROM (64 * 1024)
-
-/* Why a park started (conn_slot.park_reason). */
+/* Why a park started (conn_slot.park_reason; ParkReason in C#). */
 #define PARK_HIGH_MARK 1
 #define PARK_BUDGET 2
 #define PARK_PEER_FULL 3
@@ -234,20 +228,27 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 	}
 	__u32 zero = 0;
 	struct budget *b = bpf_map_lookup_elem(&budget, &zero);
+	/*
+	 * The three bounds (see "Sockmap: back-pressure and the queue bound" in docs/design.md). Every one parks
+	 * (SK_PASS): the bytes then wait on the source socket, charged to its receive buffer, and its closing window
+	 * stops the sender, which is the only back-pressure the kernel offers for a redirect.
+	 * - peer full: redirect only what the peer's send buffer can take now (with 1/8 for skb overhead). The backlog
+	 *   worker then never meets a full send buffer, whose retry waits a whole jiffy, and a slow reader holds its
+	 *   bytes in charged memory instead of in the backlog.
+	 * - high mark: this direction's backlog (redirected, not yet in the peer's send queue) when the worker falls
+	 *   behind, e.g. because the sender's CPU is busy.
+	 * - budget: the sum of every direction's backlog in the process.
+	 */
+	__s64 room = measure_peer(conn, slot);
 	__u64 backlog = slot->redirected - slot->written;
-	__s64 room = -1;
-	if (backlog >= MEASURE_FROM || slot->admit) {
-		room = measure_peer(conn, slot);
-		backlog = slot->redirected - slot->written;
-	}
 	account(slot, b, backlog);
 	__u32 reason = 0;
-	if (slot->high_mark && backlog >= slot->high_mark)
+	if (room >= 0 && (__s64)(backlog + backlog / 8 + len) > room)
+		reason = PARK_PEER_FULL;
+	else if (slot->high_mark && backlog >= slot->high_mark)
 		reason = PARK_HIGH_MARK;
 	else if (b && b->limit && b->used + len > b->limit)
 		reason = PARK_BUDGET;
-	else if (slot->admit && room >= 0 && (__s64)(backlog + backlog / 8 + len) > room)
-		reason = PARK_PEER_FULL;
 	if (reason) {
 		slot->parked = 1;
 		slot->park_reason = reason;
@@ -258,6 +259,8 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 				__sync_fetch_and_add(&b->parks, 1);
 		} else if (reason == PARK_PEER_FULL) {
 			__sync_fetch_and_add(&slot->peer_full_parks, 1);
+		} else {
+			__sync_fetch_and_add(&slot->high_mark_parks, 1);
 		}
 		return park(slot, stats, len);
 	}

@@ -54,8 +54,8 @@ struct conn_slot {
 	__u64 backlog_peak;  /* K: the largest backlog (redirected - written) measured */
 	__u32 park_reason;   /* K: why the latest park started: 1 = high mark, 2 = process budget, 3 = peer's send buffer full */
 	__u32 budget_parks;  /* K: parks started because of the process budget */
-	__u32 admit;         /* U: 1 = park when the peer's send buffer cannot take the backlog and this skb */
-	__u32 peer_full_parks; /* K: parks started because the peer's send buffer was full */
+	__u32 peer_full_parks; /* K: parks started because the peer's send buffer could not take the backlog and the skb */
+	__u32 high_mark_parks; /* K: parks started because the backlog reached high_mark */
 };
 
 /*

@@ -63,7 +63,6 @@ internal static class ForwarderApp
         var refresh = options.TryGetValue("steer-refresh", out var rf) ? TimeSpan.FromSeconds(double.Parse(rf[0], System.Globalization.CultureInfo.InvariantCulture)) : TimeSpan.FromSeconds(1);
         using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions
         {
-            AutoAllowsSockmap = true,
             Steering = new Yarp.SockmapForwarder.SockmapSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
         });
         if (mode != TcpForwarderMode.UserSpace && !forwarder.SockmapUsable)

@@ -33,7 +33,7 @@ internal static class ParkStress
         var keepGoing = options.ContainsKey("keep-going");
         var patterns = new[] { Pattern(0, size), Pattern(1, size) };
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
-        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions { AutoAllowsSockmap = true, SockmapCapacity = 1 });
+        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions { SockmapCapacity = 1 });
         if (!forwarder.SockmapUsable)
         {
             Console.Error.WriteLine("sockmap not usable: " + forwarder.SockmapDetail);

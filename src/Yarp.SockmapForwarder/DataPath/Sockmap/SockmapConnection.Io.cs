@@ -36,10 +36,22 @@ internal sealed unsafe partial class SockmapConnection
         {
             return;
         }
-        if (XpPeek && Volatile.Read(ref Slot(d)->Passed) != Volatile.Read(ref Slot(d)->Consumed))
+        if (Volatile.Read(ref Slot(d)->Passed) == Volatile.Read(ref Slot(d)->Consumed))
         {
-            ReadParked(d);
-            return;
+            dir.ParkedSince = 0;
+            dir.Starving = false;
+        }
+        else
+        {
+            var now = Environment.TickCount64;
+            if (dir.ParkedSince == 0)
+            {
+                dir.ParkedSince = now;
+            }
+            if ((dir.Starving || (now - dir.ParkedSince >= ResumeAfterMs && now >= dir.NextResumeAttempt)) && TryResume(d, now))
+            {
+                return;
+            }
         }
         for (var round = 0; round < 64 && !dir.SourceEof && !IsFinished; round++)
         {
@@ -59,78 +71,100 @@ internal sealed unsafe partial class SockmapConnection
         }
     }
 
-    private static readonly bool XpPeek = Environment.GetEnvironmentVariable("XP_PEEK") == "1";
-    private const int PenSize = 4 << 20;
+    /// <summary>How long a direction stays parked before <see cref="TryResume"/> tries to end the park (and between tries).</summary>
+    private const int ResumeAfterMs = 20;
+
+    /// <summary>How long a resume waits for the source's queue to stop growing before it peeks what is there.</summary>
+    private const int MaxStarveMs = 20;
 
     /// <summary>
-    /// Parked bytes, moved so the verdict can resume: only once every redirected byte is in the destination's send
-    /// queue, peek the whole pen (no window update: the sender stays stopped), write it, count it as consumed, and only
-    /// then take it off the socket. When nothing new was parked meanwhile, consumed == passed and the verdict redirects
-    /// the next skb; reading first would reopen the window and park the sender's next bytes before they are written.
+    /// Ends a park that outlived <see cref="ResumeAfterMs"/>. Reading parked bytes the usual way reopens the source's
+    /// window at once, so under continuous load the sender's next bytes are parked before the read ones are written, and
+    /// the verdict (which resumes only when consumed == passed) never resumes. Here the source is left unread until its
+    /// queue stops growing (the sender is stopped by the closed window, or idle), then the whole queue is peeked,
+    /// written, counted as consumed and only then taken off: the window reopens after consumed == passed, so the next
+    /// skb is redirected. Order is kept: the parked bytes are in the destination's send queue before any later byte is
+    /// redirected. True while this owns the direction (the caller must not read).
     /// </summary>
-    private void ReadParked(int d)
+    private bool TryResume(int d, long now)
     {
         var dir = _dirs[d];
-        for (var round = 0; round < 16 && !dir.SourceEof && !IsFinished; round++)
+        if (!dir.Starving)
         {
             if (!MeasureBarrier(d))
             {
-                dir.XpBarrierWaits++;
-                return; // the redirected bytes first; meanwhile the source's window closes and the kernel catches up
+                return false;
             }
-            var pen = ArrayPool<byte>.Shared.Rent(PenSize);
-            try
+            dir.Starving = true;
+            dir.StarveSince = now;
+            dir.StarvePen = -1;
+            return true;
+        }
+        var inq = NativeSocket.TryQueueSize(_sockets[d].SafeHandle, SIOCINQ);
+        if (!inq.IsSuccess || inq.Value > 2 * ParkedReceiveBuffer)
+        {
+            dir.Starving = false;
+            dir.NextResumeAttempt = now + ResumeAfterMs;
+            return false;
+        }
+        if (inq.Value != dir.StarvePen && now - dir.StarveSince < MaxStarveMs)
+        {
+            dir.StarvePen = inq.Value;
+            return true; // still growing: the sender has window left
+        }
+        dir.Starving = false;
+        dir.NextResumeAttempt = now + ResumeAfterMs;
+        if (inq.Value == 0 || !MeasureBarrier(d))
+        {
+            return false;
+        }
+        var pen = ArrayPool<byte>.Shared.Rent((int)inq.Value);
+        try
+        {
+            var r = NativeSocket.TryReceive(_sockets[d].SafeHandle, pen.AsSpan(0, (int)inq.Value), MSG_DONTWAIT | MSG_PEEK);
+            if (!r.IsSuccess || r.Value == 0)
             {
-                var r = NativeSocket.TryReceive(_sockets[d].SafeHandle, pen.AsSpan(0, PenSize), MSG_DONTWAIT | MSG_PEEK);
-                if (!HandleReceive(d, r))
+                return false;
+            }
+            var peeked = (int)r.Value;
+            var written = 0;
+            while (written < peeked)
+            {
+                var w = NativeSocket.TrySend(_sockets[1 - d].SafeHandle, pen.AsSpan(written, peeked - written), MSG_DONTWAIT);
+                if (!w.IsSuccess)
                 {
-                    return;
-                }
-                var peeked = (int)r.Value;
-                dir.XpPeeks++;
-                dir.XpPeekBytes += peeked;
-                var written = 0;
-                while (written < peeked)
-                {
-                    var w = NativeSocket.TrySend(_sockets[1 - d].SafeHandle, pen.AsSpan(written, peeked - written), MSG_DONTWAIT);
-                    if (!w.IsSuccess)
+                    if (w.Errno != Errno.EAGAIN)
                     {
-                        if (w.Errno != Errno.EAGAIN)
-                        {
-                            ResetFrom(1 - d);
-                            return;
-                        }
-                        break;
+                        ResetFrom(1 - d);
+                        return true;
                     }
-                    written += (int)w.Value;
+                    break;
                 }
-                if (written == 0)
-                {
-                    return;
-                }
-                dir.UserWritten += written;
-                Interlocked.Add(ref Slot(d)->Consumed, (ulong)written);
-                if (Volatile.Read(ref Slot(d)->Consumed) == Volatile.Read(ref Slot(d)->Passed))
-                {
-                    dir.XpCaughtUp++;
-                }
-                var taken = NativeSocket.TryReceive(_sockets[d].SafeHandle, pen.AsSpan(0, written), MSG_DONTWAIT);
-                if (!taken.IsSuccess || taken.Value != written)
-                {
-                    // The peeked bytes are gone from under us: the stream cannot be kept exact.
-                    Finish(CloseReason.Error, resetBoth: true);
-                    return;
-                }
-                _lastActivity = Environment.TickCount64;
-                if (written < peeked)
-                {
-                    return; // the destination is full: the rest on its next tick
-                }
+                written += (int)w.Value;
             }
-            finally
+            if (written == 0)
             {
-                ArrayPool<byte>.Shared.Return(pen);
+                return false;
             }
+            dir.UserWritten += written;
+            Interlocked.Add(ref Slot(d)->Consumed, (ulong)written);
+            if (Volatile.Read(ref Slot(d)->Consumed) == Volatile.Read(ref Slot(d)->Passed))
+            {
+                dir.Resumes++;
+                dir.ParkedSince = 0;
+            }
+            var taken = NativeSocket.TryReceive(_sockets[d].SafeHandle, pen.AsSpan(0, written), MSG_DONTWAIT);
+            if (!taken.IsSuccess || taken.Value != written)
+            {
+                // The peeked bytes did not come off as they were peeked: the stream can no longer be kept exact.
+                Finish(CloseReason.Error, resetBoth: true);
+            }
+            _lastActivity = now;
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pen);
         }
     }
 
@@ -218,17 +252,9 @@ internal sealed unsafe partial class SockmapConnection
         var slot0 = Slot(0);
         var slot1 = Slot(1);
         Parks = (long)(Volatile.Read(ref slot0->Parks) + Volatile.Read(ref slot1->Parks));
-        if (Environment.GetEnvironmentVariable("XP_STATS") == "1")
-        {
-            for (var d = 0; d < 2; d++)
-            {
-                var x = Slot(d);
-                if (x->Redirected + x->Passed > (1 << 20))
-                {
-                    Console.WriteLine($"XPSTAT d{d} red={x->Redirected} passed={x->Passed} parkfrac={(double)x->Passed / (x->Redirected + x->Passed):F3} parks={x->Parks} budgetParks={x->BudgetParks} peerFullParks={x->PeerFullParks} peak={x->BacklogPeak} budgetPeak={_engine.Budget->Peak} verdicts={x->Verdicts} peeks={_dirs[d].XpPeeks} peekBytes={_dirs[d].XpPeekBytes} caughtUp={_dirs[d].XpCaughtUp} barrierWaits={_dirs[d].XpBarrierWaits} sb={_dirs[d].SendBuffer}");
-                }
-            }
-        }
+        LargestBacklog = (long)Math.Max(slot0->BacklogPeak, slot1->BacklogPeak);
+        ParkCounts = new TcpRouteParks(slot0->HighMarkParks + slot1->HighMarkParks, slot0->BudgetParks + slot1->BudgetParks,
+            slot0->PeerFullParks + slot1->PeerFullParks, _dirs[0].Resumes + _dirs[1].Resumes);
         // Its backlog leaves the budget with it (closing frees the psock queue).
         _engine.Account(slot0, 0);
         _engine.Account(slot1, 0);

@@ -55,29 +55,16 @@ internal sealed unsafe partial class SockmapConnection
     {
         var request = _request;
         var cpu = request.Cpu is int c ? (uint)c : ConnState.NoCpu;
-        // Half the bound for the psock backlog, half for parked bytes on the source socket, each less the one skb
-        // (up to 64 KiB on loopback, plus TCP's allowance over rcvbuf) that can land after the check.
-        var half = request.Route.MaxQueuedBytes / 2;
-        var highMark = request.Route.MaxQueuedBytes > 0 ? (ulong)Math.Max(half - (128 << 10), half / 2) : 0;
+        var highMark = request.Route.MaxQueuedBytes > 0 ? (ulong)request.Route.MaxQueuedBytes : 0;
         for (var side = 0; side < 2; side++)
         {
             _cookies[side] = NativeSocket.GetCookie(_sockets[side].SafeHandle);
             // A verdict that was still running when the slot's last connection finished may have added to its share.
             _engine.Account(Slot(side), 0);
-            *Slot(side) = new ConnSlot { HighMark = highMark, Admit = Environment.GetEnvironmentVariable("XP_ADMIT") == "1" ? 1u : 0u };
-            if (highMark != 0 || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XP_RCVBUF")))
+            *Slot(side) = new ConnSlot { HighMark = highMark };
+            if (highMark != 0)
             {
-                // Parked bytes wait in the source's receive path: cap it (the kernel doubles the value).
-                // Never below 128 KiB: a receive window under one loopback segment (64 KiB) stalls the sender.
-                var xr = Environment.GetEnvironmentVariable("XP_RCVBUF");
-                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, SO_RCVBUF, string.IsNullOrEmpty(xr) ? (int)Math.Clamp(highMark / 2, 128 << 10, int.MaxValue) : int.Parse(xr));
-            }
-        }
-        if (Environment.GetEnvironmentVariable("XP_SNDBUF") is { } xs && int.Parse(xs) > 0 && !string.IsNullOrEmpty(xs))
-        {
-            for (var side = 0; side < 2; side++)
-            {
-                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, 32 /* SO_SNDBUFFORCE */, int.Parse(xs));
+                SizeBuffers(_sockets[side]);
             }
         }
         _dirs[0].Base = SocketIo.QueuedTotal(_sockets[1]);
@@ -127,6 +114,19 @@ internal sealed unsafe partial class SockmapConnection
         Trigger(1);
         detail = "paired";
         return PairOutcome.Paired;
+    }
+
+    /// <summary>
+    /// A bounded socket's buffers, before it enters the maps. Send buffer: the verdict redirects only what the peer's
+    /// send buffer can take, so it starts large enough for a bulk stream and is then sized to the measured drain rate
+    /// (<see cref="AdaptSendBuffer"/>); SO_SNDBUFFORCE because net.core.wmem_max is often smaller (the sockmap path
+    /// needs CAP_NET_ADMIN anyway). Receive buffer: parked bytes wait there, charged to the socket; locking it bounds a
+    /// park, and so the buffer a resume peeks into (<see cref="TryResume"/>).
+    /// </summary>
+    private static void SizeBuffers(System.Net.Sockets.Socket socket)
+    {
+        NativeSocket.TrySetInt(socket.SafeHandle, SOL_SOCKET, SO_SNDBUFFORCE, InitialSendBuffer / 2);
+        NativeSocket.TrySetInt(socket.SafeHandle, SOL_SOCKET, SO_RCVBUF, ParkedReceiveBuffer / 2);
     }
 
     /// <summary>KERNEL-NOTES 6: one recv(MSG_DONTWAIT) runs the verdict over bytes queued before insertion.</summary>

@@ -41,6 +41,37 @@ internal sealed unsafe partial class SockmapConnection
 
     public int Index { get; }
 
+    /// <summary>The route's counter index.</summary>
+    public int RouteIndex => _request.RouteIndex;
+
+    /// <summary>
+    /// This connection's share of the process budget (both directions), whether a direction is parked now, and whether
+    /// one is parked because the budget was used up (racy snapshot, any thread).
+    /// </summary>
+    public (long Queued, long LargestBacklog, bool Parked, bool HeldByBudget) QueueSnapshot()
+    {
+        long queued = 0, largest = 0;
+        bool parked = false, held = false;
+        for (var d = 0; d < 2; d++)
+        {
+            var s = Slot(d);
+            queued += (long)SockmapEngine.Share(s);
+            largest = Math.Max(largest, (long)Volatile.Read(ref s->BacklogPeak));
+            if (Volatile.Read(ref s->Parked) != 0)
+            {
+                parked = true;
+                held |= Volatile.Read(ref s->ParkReason) == (uint)ParkReason.Budget;
+            }
+        }
+        return (queued, largest, parked, held);
+    }
+
+    /// <summary>Parks of both directions by reason, and parks ended by a resume (read at finish).</summary>
+    public TcpRouteParks ParkCounts { get; private set; } = TcpRouteParks.None;
+
+    /// <summary>The largest backlog either direction had, as the verdict measured it (read at finish).</summary>
+    public long LargestBacklog { get; private set; }
+
     public bool IsFinished { get; private set; }
 
     public Task<ForwardingResult> Completion => _done.Task;
@@ -60,33 +91,19 @@ internal sealed unsafe partial class SockmapConnection
         public bool SourceEof;        // recv(source) returned 0
         public bool RdHup;            // RDHUP/HUP seen, recv not yet 0
         public bool DestinationShut;  // shutdown(destination, SHUT_WR) done
-        public long XpPeeks, XpPeekBytes, XpCaughtUp, XpBarrierWaits;
-        public long RateSince, RateAcked;
-        public ulong RateRedirected;
-        public int SendBuffer;
+        public long RateSince;        // when the drain rate was last sampled (AdaptSendBuffer)
+        public long RateAcked;        // the destination's bytes_acked then
+        public ulong RateRedirected;  // `redirected` then: unchanged means the direction is idle
+        public int SendBuffer = InitialSendBuffer; // the destination's send buffer as last set
+        public long ParkedSince;      // when user space first saw this direction parked (0: not parked)
+        public bool Starving;         // a resume waits for the source's queue to stop growing (TryResume)
+        public long StarveSince;
+        public long StarvePen = -1;   // the source's queued bytes at the previous look
+        public long NextResumeAttempt;
+        public long Resumes;          // parks ended by TryResume
     }
 
     private ConnSlot* Slot(int d) => _engine.Slot(Index * 2 + d);
-
-    /// <summary>
-    /// Bytes this connection holds in kernel queues the TCP accounting does not bound (racy snapshot, any thread):
-    /// per direction, redirected but not yet in the destination's send queue (psock backlog), plus parked bytes
-    /// not yet read by user space. The largest direction is returned.
-    /// </summary>
-    public long UnboundedQueueBytes()
-    {
-        long max = 0;
-        for (var d = 0; d < 2 && !IsFinished; d++)
-        {
-            var s = Slot(d);
-            var dir = _dirs[d];
-            var total = SocketIo.QueuedTotal(_sockets[1 - d]);
-            var backlog = total < 0 ? 0 : (long)Volatile.Read(ref s->Redirected) - (total - dir.Base - Volatile.Read(ref dir.UserWritten));
-            var parked = (long)(Volatile.Read(ref s->Passed) - Volatile.Read(ref s->Consumed));
-            max = Math.Max(max, Math.Max(backlog, 0) + Math.Max(parked, 0));
-        }
-        return max;
-    }
 
     /// <summary>Measures each direction's backlog and publishes it as its share of the process budget (engine thread).</summary>
     public void RefreshAccounting()
@@ -192,18 +209,31 @@ internal sealed unsafe partial class SockmapConnection
         return hot;
     }
 
-    private static readonly bool XpAdapt = Environment.GetEnvironmentVariable("XP_ADAPT") == "1";
-    private static readonly int XpAdaptMs = int.TryParse(Environment.GetEnvironmentVariable("XP_ADAPT_MS"), out var ms) ? ms : 16;
+    /// <summary>The send buffer a bounded socket starts with (the kernel's value: twice what SO_SNDBUFFORCE is given).</summary>
+    internal const int InitialSendBuffer = 8 << 20;
+
+    /// <summary>The receive buffer of a bounded socket: the most bytes one park holds, charged to the source socket.</summary>
+    internal const int ParkedReceiveBuffer = 8 << 20;
+
+    /// <summary>Bounds of a send buffer sized by <see cref="AdaptSendBuffer"/>.</summary>
+    private const int MinSendBuffer = 1 << 20, MaxSendBuffer = 32 << 20;
+
+    /// <summary>How much of its own drain a destination's send buffer holds: four jiffies at HZ=250.</summary>
+    private const int SendBufferMs = 16;
+
+    /// <summary>How often a flowing direction's drain rate is measured.</summary>
+    private const int RateIntervalMs = 100;
 
     /// <summary>
-    /// Sizes the destination's send buffer to its measured drain rate (bytes acknowledged per second) times a few
-    /// jiffies: a fast receiver gets room for the kernel's worker to fall behind without a full send buffer (the
-    /// verdict parks when the backlog would not fit), a slow one a small buffer (little charged memory).
+    /// Sizes the destination's send buffer to its measured drain rate (bytes acknowledged per second) times
+    /// <see cref="SendBufferMs"/>. The verdict redirects only what that buffer can take: a fast receiver gets room for
+    /// the kernel's backlog worker to fall behind by a few jiffies without a park; a slow one a small buffer, so it holds
+    /// little memory and its bytes park at once. One TCP_INFO per flowing direction and interval; nothing while idle.
     /// </summary>
     private void AdaptSendBuffer(int d, long now)
     {
         var dir = _dirs[d];
-        if (now - dir.RateSince < 100)
+        if (now - dir.RateSince < RateIntervalMs)
         {
             return;
         }
@@ -221,10 +251,10 @@ internal sealed unsafe partial class SockmapConnection
         if (dir.RateSince != 0)
         {
             var rate = (acked - dir.RateAcked) * 1000 / Math.Max(1, now - dir.RateSince);
-            var want = (int)Math.Clamp(rate * XpAdaptMs / 1000, 1 << 20, 32 << 20);
+            var want = (int)Math.Clamp(rate * SendBufferMs / 1000, MinSendBuffer, MaxSendBuffer);
             if (Math.Abs(want - dir.SendBuffer) > dir.SendBuffer / 4)
             {
-                NativeSocket.TrySetInt(_sockets[1 - d].SafeHandle, SOL_SOCKET, 32 /* SO_SNDBUFFORCE */, want / 2);
+                NativeSocket.TrySetInt(_sockets[1 - d].SafeHandle, SOL_SOCKET, SO_SNDBUFFORCE, want / 2);
                 dir.SendBuffer = want;
             }
         }
@@ -236,7 +266,7 @@ internal sealed unsafe partial class SockmapConnection
     private bool TickDirection(int d, long now)
     {
         var dir = _dirs[d];
-        if (XpAdapt)
+        if (Volatile.Read(ref Slot(d)->HighMark) != 0)
         {
             AdaptSendBuffer(d, now);
         }

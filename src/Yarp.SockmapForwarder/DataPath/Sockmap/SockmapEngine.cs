@@ -37,7 +37,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     private long _nextRefresh;
     private const int BudgetRefreshMs = 20;
 
-    private SockmapEngine(BpfObject obj, int capacity, string program, ILogger logger)
+    private SockmapEngine(BpfObject obj, int capacity, long budgetBytes, string program, ILogger logger)
         : base("sockmap-forwarder", cpu: null)
     {
         _object = obj;
@@ -50,10 +50,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         RouteStatsMap = obj.Map("route_stats");
         _slots = MappedBpfArray.Map(obj.Map("slots"), sizeof(ConnSlot), capacity * 2);
         _budget = MappedBpfArray.Map(obj.Map("budget"), sizeof(Budget), 1);
-        if (Environment.GetEnvironmentVariable("XP_BUDGET") is { } xb)
-        {
-            Budget->Limit = ulong.Parse(xb);
-        }
+        Budget->Limit = (ulong)budgetBytes;
         _byIndex = new SockmapConnection?[capacity];
         for (var i = 0; i < capacity; i++)
         {
@@ -88,7 +85,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     /// Opens, sizes, loads and attaches the embedded object. Throws when the kernel or process cannot. The verifier
     /// checks the capabilities of the calling thread, so the program is chosen from this thread's effective set.
     /// </summary>
-    public static SockmapEngine Create(ILogger logger, int capacity, bool redirectCpuKfunc)
+    public static SockmapEngine Create(ILogger logger, int capacity, long budgetBytes, bool redirectCpuKfunc)
     {
         if (!ThreadCapabilities.HasPerfmon())
         {
@@ -114,7 +111,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
             }
             obj.Load();
             BpfProgram.Attach(obj.ProgramFd(program), obj.Map("sock_ops_map").Fd, BPF_SK_SKB_STREAM_VERDICT, program);
-            return new SockmapEngine(obj, capacity, program, logger);
+            return new SockmapEngine(obj, capacity, budgetBytes, program, logger);
         }
         catch
         {
@@ -123,21 +120,21 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         }
     }
 
-    /// <summary>The largest <see cref="SockmapConnection.UnboundedQueueBytes"/> over active connections (racy snapshot).</summary>
-    public long MaxUnboundedQueueBytes()
-    {
-        long max = 0;
-        foreach (var c in _byIndex)
-        {
-            if (c is { IsFinished: false })
-            {
-                max = Math.Max(max, c.UnboundedQueueBytes());
-            }
-        }
-        return max;
-    }
-
     public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
+
+    /// <summary>Per route: bytes held outside socket accounting, their peak, parked connections (tick-sampled).</summary>
+    public KernelQueueSampler Queue { get; } = new();
+
+    /// <summary>The process budget's use, peak, limit and budget parks (racy snapshot).</summary>
+    public KernelQueueStatus KernelQueue
+    {
+        get
+        {
+            var b = Budget;
+            var used = (long)Volatile.Read(ref b->Used);
+            return new KernelQueueStatus(Math.Max(used, 0), (long)Volatile.Read(ref b->Peak), (long)b->Limit, (long)Volatile.Read(ref b->Parks));
+        }
+    }
 
     /// <summary>The process-wide budget of unaccounted kernel memory (bytes redirected, not yet in a send queue).</summary>
     public Budget* Budget => _budget.Element<Budget>(0);
@@ -241,6 +238,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         }
         _active.RemoveAll(Forget);
         TickInterval = hot ? HotTickMs : IdleTickMs;
+        Queue.Sample(_active, now);
         var budget = Budget;
         if (budget->Limit != 0 && Volatile.Read(ref budget->Used) >= budget->Limit / 2 && now >= _nextRefresh)
         {
