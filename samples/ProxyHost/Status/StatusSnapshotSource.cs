@@ -39,13 +39,17 @@ internal sealed class StatusSnapshotSource
         StatusSnapshot.ForwarderDto? forwarder = null;
         if (_forwarder is { } f)
         {
-            forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail);
+            var q = f.KernelQueue;
+            forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail,
+                new StatusSnapshot.KernelQueueDto(q.UsedBytes, q.PeakBytes, q.BudgetBytes, q.BudgetParks));
             foreach (var r in f.Routes)
             {
                 var (mode, reason) = RouteMode.Resolve(r, f);
                 routes.Add(new StatusSnapshot.RouteDto(
                     r.Id, r.Listen, mode, reason, r.Cpu, r.ActiveConnections, r.TotalConnections,
-                    r.BytesClientToBackend, r.BytesBackendToClient, r.VerdictRunsPerCpu.ToList()));
+                    r.BytesClientToBackend, r.BytesBackendToClient, r.VerdictRunsPerCpu.ToList(),
+                    new StatusSnapshot.RouteQueueDto(r.KernelQueuedBytes, r.KernelQueuedPeakBytes, r.LargestBacklogBytes, r.ParkedConnections,
+                        r.HeldBackByBudget, new StatusSnapshot.TcpRouteParksDto(r.Parks.HighMark, r.Parks.Budget, r.Parks.PeerFull, r.Parks.Resumed))));
             }
         }
 
