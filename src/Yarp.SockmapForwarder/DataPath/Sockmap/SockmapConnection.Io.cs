@@ -47,6 +47,7 @@ internal sealed unsafe partial class SockmapConnection
             if (dir.ParkedSince == 0)
             {
                 dir.ParkedSince = now;
+                OnParked(d);
             }
             if ((dir.Starving || (now - dir.ParkedSince >= ResumeAfterMs && now >= dir.NextResumeAttempt)) && TryResume(d, now))
             {
@@ -73,6 +74,9 @@ internal sealed unsafe partial class SockmapConnection
 
     /// <summary>How long a direction stays parked before <see cref="TryResume"/> tries to end the park (and between tries).</summary>
     private const int ResumeAfterMs = 20;
+
+    /// <summary>The most parked bytes a resume peeks at once (a park that outgrew it is read the usual way).</summary>
+    private const int MaxPeek = 32 << 20;
 
     /// <summary>How long a resume waits for the source's queue to stop growing before it peeks what is there.</summary>
     private const int MaxStarveMs = 20;
@@ -101,7 +105,7 @@ internal sealed unsafe partial class SockmapConnection
             return true;
         }
         var inq = NativeSocket.TryQueueSize(_sockets[d].SafeHandle, SIOCINQ);
-        if (!inq.IsSuccess || inq.Value > 2 * ParkedReceiveBuffer)
+        if (!inq.IsSuccess || inq.Value > MaxPeek)
         {
             dir.Starving = false;
             dir.NextResumeAttempt = now + ResumeAfterMs;

@@ -62,10 +62,6 @@ internal sealed unsafe partial class SockmapConnection
             // A verdict that was still running when the slot's last connection finished may have added to its share.
             _engine.Account(Slot(side), 0);
             *Slot(side) = new ConnSlot { HighMark = highMark };
-            if (highMark != 0)
-            {
-                SizeBuffers(_sockets[side]);
-            }
         }
         _dirs[0].Base = SocketIo.QueuedTotal(_sockets[1]);
         _dirs[1].Base = SocketIo.QueuedTotal(_sockets[0]);
@@ -114,19 +110,6 @@ internal sealed unsafe partial class SockmapConnection
         Trigger(1);
         detail = "paired";
         return PairOutcome.Paired;
-    }
-
-    /// <summary>
-    /// A bounded socket's buffers, before it enters the maps. Send buffer: the verdict redirects only what the peer's
-    /// send buffer can take, so it starts large enough for a bulk stream and is then sized to the measured drain rate
-    /// (<see cref="AdaptSendBuffer"/>); SO_SNDBUFFORCE because net.core.wmem_max is often smaller (the sockmap path
-    /// needs CAP_NET_ADMIN anyway). Receive buffer: parked bytes wait there, charged to the socket; locking it bounds a
-    /// park, and so the buffer a resume peeks into (<see cref="TryResume"/>).
-    /// </summary>
-    private static void SizeBuffers(System.Net.Sockets.Socket socket)
-    {
-        NativeSocket.TrySetInt(socket.SafeHandle, SOL_SOCKET, SO_SNDBUFFORCE, InitialSendBuffer / 2);
-        NativeSocket.TrySetInt(socket.SafeHandle, SOL_SOCKET, SO_RCVBUF, ParkedReceiveBuffer / 2);
     }
 
     /// <summary>KERNEL-NOTES 6: one recv(MSG_DONTWAIT) runs the verdict over bytes queued before insertion.</summary>

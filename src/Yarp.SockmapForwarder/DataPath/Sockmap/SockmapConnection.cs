@@ -94,7 +94,10 @@ internal sealed unsafe partial class SockmapConnection
         public long RateSince;        // when the drain rate was last sampled (AdaptSendBuffer)
         public long RateAcked;        // the destination's bytes_acked then
         public ulong RateRedirected;  // `redirected` then: unchanged means the direction is idle
-        public int SendBuffer = InitialSendBuffer; // the destination's send buffer as last set
+        public int SendBuffer;        // the destination's send buffer as last set by AdaptSendBuffer (0: autotuned)
+        public bool ReceiveBufferCapped; // OnParked capped the source's receive buffer
+        public long NextPoll;         // the tick looks at a parked direction again from then (Tick back-off)
+        public int PollMs;
         public long ParkedSince;      // when user space first saw this direction parked (0: not parked)
         public bool Starving;         // a resume waits for the source's queue to stop growing (TryResume)
         public long StarveSince;
@@ -178,6 +181,19 @@ internal sealed unsafe partial class SockmapConnection
                 Finish(CloseReason.Completed, resetBoth: false);
             }
         }
+        if ((events & EPOLLOUT) != 0 && !IsFinished)
+        {
+            // The socket took bytes off its send queue: the direction writing to it may move again (parked bytes, the
+            // barrier); look at it now rather than at the end of its poll back-off.
+            var d = 1 - side;
+            var slot = Slot(d);
+            if (Volatile.Read(ref slot->Passed) != Volatile.Read(ref slot->Consumed) || _dirs[d].PendingCount > 0)
+            {
+                _dirs[d].NextPoll = 0;
+                _dirs[d].PollMs = 0;
+                ReadSource(d);
+            }
+        }
     }
 
     /// <summary>Periodic work (engine thread); returns true when this connection wants the fast tick.</summary>
@@ -209,14 +225,19 @@ internal sealed unsafe partial class SockmapConnection
         return hot;
     }
 
-    /// <summary>The send buffer a bounded socket starts with (the kernel's value: twice what SO_SNDBUFFORCE is given).</summary>
-    internal const int InitialSendBuffer = 8 << 20;
+    /// <summary>
+    /// The largest receive buffer (the kernel's value) a parked source keeps: locked when a park starts, it bounds what the park
+    /// holds, charged to the source socket, once the window advertised before has been used (and so the buffer a resume peeks).
+    /// </summary>
+    internal const int ParkedReceiveBuffer = 4 << 20;
 
-    /// <summary>The receive buffer of a bounded socket: the most bytes one park holds, charged to the source socket.</summary>
-    internal const int ParkedReceiveBuffer = 8 << 20;
+    /// <summary>
+    /// The send buffer (the kernel's value) TCP's own autotuning stops at by default (net.ipv4.tcp_wmem): a flow faster than it
+    /// can fill in <see cref="SendBufferMs"/> gets more from <see cref="AdaptSendBuffer"/>; no buffer is made smaller than this.
+    /// </summary>
+    private const int AutotunedSendBuffer = 4 << 20;
 
-    /// <summary>Bounds of a send buffer sized by <see cref="AdaptSendBuffer"/>.</summary>
-    private const int MinSendBuffer = 1 << 20, MaxSendBuffer = 32 << 20;
+    private const int MaxSendBuffer = 32 << 20;
 
     /// <summary>How much of its own drain a destination's send buffer holds: four jiffies at HZ=250.</summary>
     private const int SendBufferMs = 16;
@@ -225,10 +246,12 @@ internal sealed unsafe partial class SockmapConnection
     private const int RateIntervalMs = 100;
 
     /// <summary>
-    /// Sizes the destination's send buffer to its measured drain rate (bytes acknowledged per second) times
-    /// <see cref="SendBufferMs"/>. The verdict redirects only what that buffer can take: a fast receiver gets room for
-    /// the kernel's backlog worker to fall behind by a few jiffies without a park; a slow one a small buffer, so it holds
-    /// little memory and its bytes park at once. One TCP_INFO per flowing direction and interval; nothing while idle.
+    /// Lets a fast destination's send buffer hold <see cref="SendBufferMs"/> of its measured drain rate (bytes acknowledged per
+    /// second). The verdict redirects only what that buffer can take: with room for a few jiffies, the kernel's backlog worker
+    /// can fall behind (its CPU busy) without the direction parking. Below <see cref="AutotunedSendBuffer"/> the kernel's own
+    /// autotuning is left alone: it keeps a slow reader's buffer small (its window stays shut, so its congestion window and
+    /// send buffer do not grow), and a slow reader's bytes park at once, in charged memory. One TCP_INFO per flowing
+    /// direction and interval; nothing while idle.
     /// </summary>
     private void AdaptSendBuffer(int d, long now)
     {
@@ -251,16 +274,35 @@ internal sealed unsafe partial class SockmapConnection
         if (dir.RateSince != 0)
         {
             var rate = (acked - dir.RateAcked) * 1000 / Math.Max(1, now - dir.RateSince);
-            var want = (int)Math.Clamp(rate * SendBufferMs / 1000, MinSendBuffer, MaxSendBuffer);
-            if (Math.Abs(want - dir.SendBuffer) > dir.SendBuffer / 4)
+            var want = (int)Math.Min(rate * SendBufferMs / 1000, MaxSendBuffer);
+            var grow = want > Math.Max(dir.SendBuffer, AutotunedSendBuffer) * 5 / 4;
+            var shrink = dir.SendBuffer > 0 && Math.Max(want, AutotunedSendBuffer) < dir.SendBuffer * 3 / 4;
+            if (grow || shrink)
             {
-                NativeSocket.TrySetInt(_sockets[1 - d].SafeHandle, SOL_SOCKET, SO_SNDBUFFORCE, want / 2);
-                dir.SendBuffer = want;
+                var size = Math.Max(want, AutotunedSendBuffer);
+                NativeSocket.TrySetInt(_sockets[1 - d].SafeHandle, SOL_SOCKET, SO_SNDBUFFORCE, size / 2);
+                dir.SendBuffer = size;
             }
         }
         dir.RateSince = now;
         dir.RateAcked = acked;
         dir.RateRedirected = redirected;
+    }
+
+    /// <summary>A park started on direction <paramref name="d"/>: cap the source's receive buffer (see <see cref="ParkedReceiveBuffer"/>).</summary>
+    private void OnParked(int d)
+    {
+        var dir = _dirs[d];
+        if (dir.ReceiveBufferCapped)
+        {
+            return;
+        }
+        dir.ReceiveBufferCapped = true;
+        var current = NativeSocket.TryGetInt(_sockets[d].SafeHandle, SOL_SOCKET, SO_RCVBUF);
+        if (!current.IsSuccess || current.IntValue > ParkedReceiveBuffer)
+        {
+            NativeSocket.TrySetInt(_sockets[d].SafeHandle, SOL_SOCKET, SO_RCVBUF, ParkedReceiveBuffer / 2);
+        }
     }
 
     private bool TickDirection(int d, long now)
@@ -288,10 +330,19 @@ internal sealed unsafe partial class SockmapConnection
             return false;
         }
         var hot = false;
-        if (passed > Volatile.Read(ref slot->Consumed) || dir.PendingCount > 0 || (dir.RdHup && !dir.SourceEof))
+        var consumed = Volatile.Read(ref slot->Consumed);
+        if (passed > consumed || dir.PendingCount > 0 || (dir.RdHup && !dir.SourceEof))
         {
-            ReadSource(d);
             hot = true;
+            if (now >= dir.NextPoll)
+            {
+                ReadSource(d);
+                // A parked direction whose destination takes nothing (a reader that stopped) is looked at less and less
+                // often, up to MaxPollMs: a thousand stalled readers must not cost a thousand polls per millisecond.
+                var progressed = Volatile.Read(ref slot->Consumed) != consumed || dir.SourceEof || dir.Starving;
+                dir.PollMs = progressed ? 0 : Math.Clamp(dir.PollMs * 2, 1, MaxPollMs);
+                dir.NextPoll = now + dir.PollMs;
+            }
         }
         if (dir.SourceEof && !IsFinished)
         {
@@ -299,6 +350,9 @@ internal sealed unsafe partial class SockmapConnection
         }
         return hot;
     }
+
+    /// <summary>The longest a parked direction that makes no progress waits between two looks (its events still wake it).</summary>
+    private const int MaxPollMs = 64;
 
     /// <summary>
     /// Rule 3: after recv(source) == 0, shut the destination down for writing only once every redirected byte has

@@ -187,7 +187,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     public void Abort(SockmapConnection connection)
         => Schedule(static c => ((SockmapConnection)c!).Finish(CloseReason.Aborted, resetBoth: true), connection);
 
-    public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, side);
+    public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLOUT | EPOLLET, side);
 
     public void Unwatch(SafeHandle socket, ulong token) => Unregister(socket, token);
 
