@@ -238,12 +238,14 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 	 * - high mark: this direction's backlog (redirected, not yet in the peer's send queue) when the worker falls
 	 *   behind, e.g. because the sender's CPU is busy.
 	 * - budget: the sum of every direction's backlog in the process.
+	 * A direction without a high mark (MaxQueuedBytes = 0, reachable only through the API, for measurements) has
+	 * neither of the first two: only the budget bounds it.
 	 */
 	__s64 room = measure_peer(conn, slot);
 	__u64 backlog = slot->redirected - slot->written;
 	account(slot, b, backlog);
 	__u32 reason = 0;
-	if (room >= 0 && (__s64)(backlog + backlog / 8 + len) > room)
+	if (slot->high_mark && room >= 0 && (__s64)(backlog + backlog / 8 + len) > room)
 		reason = PARK_PEER_FULL;
 	else if (slot->high_mark && backlog >= slot->high_mark)
 		reason = PARK_HIGH_MARK;

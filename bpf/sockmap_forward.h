@@ -40,7 +40,7 @@ struct conn_slot {
 	__u64 parks;         /* K: times parking started */
 	__u64 written;       /* K: of `redirected`, bytes the peer's send queue has taken (measured at each verdict) */
 	__u64 consumed;      /* U: of `passed`, bytes user space has read and written to the peer */
-	__u64 high_mark;     /* U: park when redirected - written >= high_mark; 0 = never park */
+	__u64 high_mark;     /* U: park when redirected - written >= high_mark; 0 = no per-connection bound (no high-mark or peer-full park) */
 	__u64 peer_base;     /* U: the peer's tcpi_bytes_acked + SIOCOUTQ at pairing */
 	__u32 parked;        /* K: 1 while parking */
 	__u32 last_cpu;      /* K: CPU of the latest verdict run */

@@ -2,7 +2,8 @@
 # The sockmap queue bound, measured on ProxyHost itself (routes from a --config file, as a user runs it):
 #   Default    : Mode=Auto, every setting at its default (MaxQueuedBytes 32 MiB, KernelQueueBudget 256 MiB)
 #   Bound4/16/64: Mode=Sockmap, MaxQueuedBytes 4, 16, 64 MiB, default budget
-#   Unbounded  : Mode=Sockmap, MaxQueuedBytes and KernelQueueBudget 64 GiB (a second ProxyHost: no effective bound)
+#   Unbounded  : no bound at all (MaxQueuedBytes 0: no high-mark or peer-full park; budget 64 GiB), through the
+#                benchmark's own proxy on the same data path (no valid route setting turns the bound off)
 #   UserSpace  : Mode=UserSpace
 # against Direct (no proxy) and HAProxy `mode tcp` (option splice-auto), all in one run, interleaved repetitions.
 # Placements: spread (client cpu0, backends cpu1, proxies unpinned) and onecpu (everything on cpu0).
@@ -11,7 +12,7 @@
 # end of each placement, the largest backlog one direction of one connection reached (redirected, not yet in the peer's
 # send queue), the route's kernel-queue peak, the process budget's peak and the parks by reason.
 # Output: benchmarks/results/forwarder-bound.md (+ raw samples in benchmarks/results/raw/forwarder-bound.tsv).
-# Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]
+# Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]   (PLACEMENTS="spread" for one)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-3}; reps=${2:-3}
@@ -73,9 +74,10 @@ start_all() { # start_all <server cpu> <proxy cpu or "">
   r+=("$(route bound4 7621 iperf Sockmap $((4 << 20)))" "$(route bound16 7631 iperf Sockmap $((16 << 20)))" "$(route bound64 7641 iperf Sockmap $((64 << 20)))")
   r+=("$(route userspace-iperf 7651 iperf UserSpace)" "$(route userspace-echo 7652 echo UserSpace)" "$(route userspace-redis 7653 redis UserSpace)")
   proxyhost_config "$work/main.json" 7690 "" "${r[@]}"
-  proxyhost_config "$work/unbounded.json" 7691 $GiB64 "$(route unbounded-iperf 7661 iperf Sockmap $GiB64)" "$(route unbounded-echo 7662 echo Sockmap $GiB64)"
   start "$px" proxyhost dotnet "$proxyhost" --config "$work/main.json"
-  start "$px" proxyhost-unbounded dotnet "$proxyhost" --config "$work/unbounded.json"
+  # No bound at all (no high mark, no peer-full park, a 64 GiB budget) is not a valid route setting, so the unbounded
+  # peer is the benchmark's own proxy on the same data path (DataPathForwarder, MaxQueuedBytes = 0).
+  start "$px" unbounded dotnet "$bench" forwarder proxy --mode Sockmap --max-queued 0 --budget $GiB64 --route 7661=7101 --route 7662=7102
   cat >"$work/haproxy.cfg" <<CFG
 global
   maxconn 4000
@@ -96,7 +98,7 @@ listen redis
   server s 127.0.0.1:7103
 CFG
   start "$px" haproxy haproxy -f "$work/haproxy.cfg" -db
-  for p in 7101 7102 7103 7401 7611 7621 7631 7641 7651 7661 7690 7691; do wait_port $p || return 1; done
+  for p in 7101 7102 7103 7401 7611 7621 7631 7641 7651 7661 7690; do wait_port $p || return 1; done
 }
 
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$samples"; }  # placement rep subject metric value
@@ -122,22 +124,25 @@ redis() { # redis <placement> <rep> <subject> <client cpu>
   set=$(grep -o 'SET: [0-9.]*' <<<"$out" | tail -1 | awk '{print $2}'); get=$(grep -o 'GET: [0-9.]*' <<<"$out" | tail -1 | awk '{print $2}')
   [[ -n $set && -n $get ]] && record "$1" "$2" "$3" redis_rps "$(python3 -c "print(($set + $get) / 2)")"
 }
-queue_notes() { # what each route's kernel queue reached, from the status JSON
-  for admin in 7690 7691; do
-    curl -s -m 10 "http://127.0.0.1:$admin/bpfsteer/status" | python3 -c '
+cat >"$work/notes.py" <<'PY'
 import json, sys
-d = json.load(sys.stdin); q = d["forwarder"].get("kernelQueue", {})
-print(f"  {sys.argv[1]} process budget {q.get(\"budgetBytes\", 0) >> 20} MiB: peak {q.get(\"peakBytes\", 0) / 2**20:.1f} MiB, budget parks {q.get(\"budgetParks\", 0)}")
+placement = sys.argv[1]
+d = json.load(sys.stdin)
+q = d["forwarder"].get("kernelQueue", {})
+print(f"  {placement} ProxyHost: process budget {q.get('budgetBytes', 0) >> 20} MiB, peak {q.get('peakBytes', 0) / 2**20:.1f} MiB, budget parks {q.get('budgetParks', 0)}")
 for r in d["routes"]:
     k = r["kernelQueue"]; p = k["parks"]
-    print(f"  {sys.argv[1]} route {r[\"id\"]:16s} mode {r[\"mode\"]:9s} largest backlog {k[\"largestBacklogBytes\"] / 2**20:7.2f} MiB, route queue peak {k[\"peakBytes\"] / 2**20:7.2f} MiB, "
-          f"parks high-mark {p[\"highMark\"]} budget {p[\"budget\"]} peer-full {p[\"peerFull\"]} resumed {p[\"resumed\"]}")
-' "$placement" || echo "  $placement: status of admin $admin unavailable"
-  done >>"$work/notes.txt"
+    print(f"  {placement} route {r['id']:16s} mode {r['mode']:9s} largest backlog {k['largestBacklogBytes'] / 2**20:7.2f} MiB, "
+          f"route queue peak {k['peakBytes'] / 2**20:7.2f} MiB, parks high-mark {p['highMark']} budget {p['budget']} "
+          f"peer-full {p['peerFull']} resumed {p['resumed']}")
+PY
+queue_notes() { # what each route's kernel queue reached: ProxyHost's status; the unbounded bench proxy prints it on exit
+  curl -s -m 10 "http://127.0.0.1:7690/bpfsteer/status" | python3 "$work/notes.py" "$placement" >>"$work/notes.txt" \
+    || echo "  $placement: ProxyHost status unavailable" >>"$work/notes.txt"
 }
 
 started=$(date +%s)
-for placement in spread onecpu; do
+for placement in ${PLACEMENTS:-spread onecpu}; do
   if [[ $placement == spread ]]; then cli=0; srv=1; px=""; else cli=0; srv=0; px=0; fi
   echo "== placement $placement: client cpu$cli, backends cpu$srv, proxies $([[ -n $px ]] && echo "cpu$px" || echo unpinned)"
   start_all "$srv" "$px" || { cleanup; continue; }
@@ -151,6 +156,7 @@ for placement in spread onecpu; do
   done
   queue_notes
   cleanup
+  grep -h "^route" "$work/unbounded.log" | sed "s/^/  $placement Unbounded (bench proxy): /" >>"$work/notes.txt"
 done
 
 python3 - "$samples" "$work/notes.txt" "$secs" "$reps" <<'PY' | tee benchmarks/results/forwarder-bound.md
