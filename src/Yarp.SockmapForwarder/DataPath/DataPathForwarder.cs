@@ -75,8 +75,6 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     public ForwardingPath ChooseForLoop(TcpRouteConfig route, int routeIndex, int? cpu) => Choose(route, routeIndex, cpu);
 
     private static readonly ForwardingPath s_userSpaceMode = new(DataPathKind.UserSpace, "the route's mode is UserSpace");
-    private static readonly ForwardingPath s_autoUserSpace = new(DataPathKind.UserSpace,
-        "Auto mode keeps routes on the user-space path by default: connections start in user space on the loop that accepted them, with no hand-off to sockmap (under the per-connection queue bound a bulk stream measured no faster on sockmap than on splice); set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use sockmap");
 
     private ForwardingPath Unusable() => _unusable ??= new(DataPathKind.UserSpace, "sockmap is not usable: " + _sockmap.Value.Detail);
 
@@ -85,11 +83,6 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         if (route.Mode == TcpForwarderMode.UserSpace)
         {
             return s_userSpaceMode;
-        }
-        if (route.Mode == TcpForwarderMode.Auto && !_options.AutoAllowsSockmap)
-        {
-            // Decided without the probe (an Auto connection never waits for the BPF load); a failed probe still comes first.
-            return _sockmap.IsValueCreated && _sockmap.Value.Engine is null ? Unusable() : s_autoUserSpace;
         }
         var engine = _sockmap.Value.Engine;
         if (engine is null)
@@ -100,7 +93,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         {
             if (route.MaxQueuedBytes <= 0)
             {
-                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap: the kernel applies no back-pressure to redirected bytes, so a stalled peer would make it hold unbounded memory");
+                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap: without it a stalled reader makes the kernel hold unbounded memory");
             }
             var monitor = _placement.GetOrAdd(routeIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
             monitor.SteeredCpu = _steering.TryGetValue(routeIndex, out var steered) && steered.IsSteered ? cpu : null;
@@ -111,7 +104,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         return new(DataPathKind.Sockmap, route.Mode == TcpForwarderMode.Sockmap
             ? "the route's mode is Sockmap"
-            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes");
+            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes per direction, process budget {engine.KernelQueue.BudgetBytes} bytes");
     }
 
     public async Task<ForwardingResult> ForwardAsync(ForwardingRequest request, CancellationToken cancellationToken)
@@ -186,6 +179,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         using var registration = cancellationToken.Register(() => engine.Abort(connection));
         var result = await connection.Completion.ConfigureAwait(false);
         _counters.AddBytes(request.RouteIndex, connection.UserBytes.ClientToBackend, connection.UserBytes.BackendToClient);
+        _counters.AddParks(request.RouteIndex, connection.ParkCounts);
+        engine.Queue.Finished(request.RouteIndex, connection.LargestBacklog);
         return result;
     }
 

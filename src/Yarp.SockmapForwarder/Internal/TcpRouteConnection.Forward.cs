@@ -6,7 +6,7 @@ namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
 /// Forwarding, once the backend is connected: the path is chosen (<see cref="DataPathForwarder.ChooseForLoop"/>), then
-/// either the user-space relay runs on this loop, or (Mode=Sockmap, or Auto with AutoAllowsSockmap) both sockets leave
+/// either the user-space relay runs on this loop, or (Mode=Sockmap, or Auto when the data path chooses sockmap) both sockets leave
 /// this loop for the sockmap engine's pairing.
 /// </summary>
 internal sealed partial class TcpRouteConnection

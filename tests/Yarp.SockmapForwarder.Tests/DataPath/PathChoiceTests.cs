@@ -18,7 +18,8 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         Assert.Contains("self-test passed", fixture.Forwarder.SockmapDetail);
         Assert.Contains("forward_verdict", fixture.Forwarder.SockmapDetail);
         Assert.Contains("retransmission overlaps are cut in the verdict", fixture.Forwarder.SockmapDetail);
-        // The kfunc is not in this kernel (KERNEL-NOTES): the plain verdict is attached and the detail says so.
+        // The redirect-CPU kfunc is not in mainline kernels (docs/design.md, "CPU affinity: the redirect-CPU kfunc"):
+        // the attached program matches the probe, and the detail says which one it is.
         Assert.Equal(KernelFeatures.Current.RedirectCpuKfunc.Available, fixture.Forwarder.Engine!.ProgramName == "forward_verdict_cpu");
         Assert.Contains(fixture.Logs.Entries, e => e.Id.Id == 4102);
     }
@@ -40,17 +41,18 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     }
 
     [Fact]
-    public void Choose_AutoWithDefaultOptions_UserSpaceBecauseParkingIsNotProvenLossless()
+    public void Choose_AutoWithDefaultOptions_SockmapWithTheBoundAndBudgetInTheReason()
     {
         using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new SockmapForwarderOptions { RunSelfTest = false });
         using var a = Pair();
         var decision = forwarder.Choose(new ForwardingRequest
         {
-            Route = TestRoutes.Config("r", TcpForwarderMode.Auto, TimeSpan.Zero, 4 << 20), RouteIndex = 10, ClientSocket = a.Client,
-            Backend = a.Backend,
+            Route = TestRoutes.Config("r", TcpForwarderMode.Auto, TimeSpan.Zero, TcpRouteConfig.DefaultMaxQueuedBytes), RouteIndex = 10,
+            ClientSocket = a.Client, Backend = a.Backend,
         });
-        Assert.Equal(DataPathKind.UserSpace, decision.Path);
-        Assert.Contains("BpfSteer:Forwarder:AutoAllowsSockmap", decision.Reason);
+        Assert.Equal(DataPathKind.Sockmap, decision.Path);
+        Assert.Contains($"queue bound {TcpRouteConfig.DefaultMaxQueuedBytes} bytes", decision.Reason);
+        Assert.Contains($"process budget {SockmapForwarderOptions.DefaultKernelQueueBudget} bytes", decision.Reason);
     }
 
     [Fact]
