@@ -6,22 +6,30 @@ namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
 /// Forwarding, once the backend is connected: the path is chosen (<see cref="DataPathForwarder.ChooseForLoop"/>), then
-/// either the user-space relay runs on this loop, or (Mode=Sockmap, or Auto when the data path chooses sockmap) both sockets leave
-/// this loop for the sockmap engine's pairing.
+/// either the user-space relay runs on this loop (Mode=UserSpace; Mode=Auto, until the connection turns bulk and is
+/// promoted to sockmap: <see cref="MaybePromote"/>), or (Mode=Sockmap) both sockets leave this loop for the sockmap
+/// engine's pairing.
 /// </summary>
 internal sealed partial class TcpRouteConnection
 {
     private CancellationTokenSource? _sockmapAbort;
 
+    /// <summary>An Auto connection relayed because every Auto connection starts on the relay: not a fallback.</summary>
+    private bool _onRelayByDesign;
+
+    /// <summary>The relay handed this connection to sockmap (<see cref="MaybePromote"/>).</summary>
+    private bool _promoted;
+
     private void StartForwarding()
     {
         var path = _owner.DataPath.ChooseForLoop(_config, Route.Index, _config.Cpu ?? _loop.Cpu);
         var preamble = _config.ProxyProtocol == ProxyProtocolVersion.None ? [] : ProxyProtocolHeader.Build(_config.ProxyProtocol, _remote, Local);
-        if (path.IsSockmap)
+        if (path.IsSockmap && !path.StartsOnRelay)
         {
             HandOffToSockmap(preamble);
             return;
         }
+        _onRelayByDesign = path.StartsOnRelay;
         _owner.DataPath.RecordPath(Route.Index, Route.RouteId, path);
         _relay = new LoopRelay(_client, _backend!, preamble, _owner.DataPath.BytesSink(Route.Index));
         _state = State.Relaying;
@@ -120,6 +128,7 @@ internal sealed partial class TcpRouteConnection
             return; // edge-triggered registration reports what is pending now: the relay picks up where it was
         }
         relay.HandOver(CloseReason.Completed);
+        _promoted = true;
         _loop.Remove(this);
         _state = State.Sockmap;
         promoted.ContinueWith(static (t, s) => ((TcpRouteConnection)s!).SockmapDone(t), this,

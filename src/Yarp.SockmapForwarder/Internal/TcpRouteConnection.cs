@@ -221,7 +221,7 @@ internal sealed partial class TcpRouteConnection
     /// <summary>Counts a forwarded connection and closes its books (any thread: the sockmap path completes elsewhere).</summary>
     private void Forwarded(DataPathKind path, long clientToBackend, long backendToClient, CloseReason reason)
     {
-        Route.CountForwarded(path, fallback: _config.Mode != TcpForwarderMode.UserSpace && path != DataPathKind.Sockmap);
+        Route.CountForwarded(path, fallback: _config.Mode != TcpForwarderMode.UserSpace && path != DataPathKind.Sockmap && !(_onRelayByDesign && !_promoted));
         Finish(_destination, path, clientToBackend, backendToClient, reason);
     }
 
