@@ -7,6 +7,10 @@ if (args.Length > 0 && args[0] == "park-stress")
 {
     return BpfSteer.Benchmarks.ParkStress.Run(BpfSteer.Benchmarks.ForwarderApp.Parse(args[1..]));
 }
+if (args.Length > 0 && args[0] == "connrate")
+{
+    return BpfSteer.Benchmarks.ConnRate.ConnRateCommand.Run(args[1..]);
+}
 if (args.Length > 0 && args[0] == "interop-calls")
 {
     return BpfSteer.Benchmarks.InteropCalls.Run(args[1..]);

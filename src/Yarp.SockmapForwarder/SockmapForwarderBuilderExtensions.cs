@@ -1,6 +1,8 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
@@ -16,8 +18,9 @@ public static class SockmapForwarderBuilderExtensions
 {
     /// <summary>
     /// Adds the TCP routes declared in the app configuration's <c>ReverseProxy:TcpRoutes</c> section (beside YARP's
-    /// <c>Routes</c> and <c>Clusters</c>). Each route gets a Kestrel endpoint and forwards to a destination of a YARP
-    /// cluster (<c>tcp://host:port</c> addresses), with YARP's load balancing, health state and reloads.
+    /// <c>Routes</c> and <c>Clusters</c>). Each route listens on its own sockets (one per CPU, declared to Kestrel as an
+    /// endpoint) and forwards to a destination of a YARP cluster (<c>tcp://host:port</c> addresses), with YARP's load
+    /// balancing, health state and reloads.
     /// </summary>
     /// <remarks>
     /// YARP loads its configuration in <c>app.MapReverseProxy()</c>: call it even when the app has no HTTP routes.
@@ -56,7 +59,10 @@ public static class SockmapForwarderBuilderExtensions
         services.TryAddSingleton<TcpRouteTable>();
         services.TryAddSingleton<DestinationConnector>();
         services.TryAddSingleton<SockmapForwarderMetrics>();
-        services.TryAddSingleton<TcpRouteConnectionHandler>();
+        services.TryAddSingleton<TcpRouteListeners>();
+        // Binds the routes' Kestrel endpoints (TcpRouteEndPoint) into their own listeners, beside the app's transports.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConnectionListenerFactory, TcpRouteListenerFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TcpRouteListenerService>());
         services.TryAddSingleton<ISockmapForwarderStatus, SockmapForwarderStatus>();
         services.TryAddEnumerable(ServiceDescriptor.Transient<IConfigureOptions<KestrelServerOptions>, TcpRouteKestrelSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener, TcpRouteConfigChangeListener>());

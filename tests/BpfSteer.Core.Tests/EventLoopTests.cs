@@ -70,6 +70,23 @@ public class EventLoopTests
     }
 
     [Fact]
+    public void HandlerTable_CommitCancelAndRemove_CountsOnlyCommittedHandlers()
+    {
+        var table = new HandlerTable();
+        var first = table.Reserve();
+        var cancelled = table.Reserve();
+        table.Commit(first, new CountingHandler(null));
+        table.Cancel(cancelled);
+        Assert.Equal(1, table.Count);
+        Assert.True(table.Remove(first));
+        Assert.False(table.Remove(first)); // a second remove of the same token does not count twice
+        Assert.Equal(0, table.Count);
+        table.Commit(table.Reserve(), new CountingHandler(null));
+        table.Clear();
+        Assert.Equal(0, table.Count);
+    }
+
+    [Fact]
     public async Task TickInterval_Set_OnTickRunsRepeatedlyOnTheLoop()
     {
         using var loop = await TestLoop.StartNewAsync(tickMs: 5);

@@ -9,7 +9,8 @@ namespace BpfSteer.Core.Tests;
 
 /// <summary>
 /// The classic-BPF reuseport selector, attached for real: a client connecting from CPU c must land in the accept queue
-/// of the group member whose worker CPU is c (group index = listen() order; KERNEL-NOTES).
+/// of the group member whose worker CPU is c (group index = listen() order: docs/design.md, "Reuseport: group order and
+/// the CPU selector").
 /// </summary>
 public class ReuseportCbpfTests
 {
@@ -32,6 +33,35 @@ public class ReuseportCbpfTests
                 var landed = group.DrainCounts(connections);
                 Assert.Equal(connections, landed.Sum());
                 Assert.True(landed[index] >= connections - 1, $"CPU {cpu}: expected member {index}, got [{string.Join(",", landed)}]");
+            }
+            finally
+            {
+                clients.ForEach(c => c.Dispose());
+            }
+        }
+    }
+
+    /// <summary>
+    /// The spill-over selector (<see cref="ReuseportSpillProgram"/>), attached for real: the kernel must accept its random
+    /// load and jump layout, and a CPU that spills everything sends its connections to the other member.
+    /// </summary>
+    [Fact]
+    public async Task AttachReuseportCbpf_SpillProgramCpu0SpillsAll_ConnectionsLandOnMember1()
+    {
+        using var group = ReuseportGroup.Create(2);
+        var program = ReuseportSpillProgram.Build([0, 1], [new(1, 1), new(0, 1)]);
+        var attach = NativeSocket.TryAttachReuseportCbpf(group.Members[0].SafeHandle, program);
+        Assert.True(attach.IsSuccess, attach.ToString());
+
+        foreach (var cpu in new[] { 0, 1 })
+        {
+            const int connections = 20;
+            var clients = await PinnedThread.RunAsync(cpu, () => Enumerable.Range(0, connections).Select(_ => Connect(group.Port)).ToList()).DefaultTimeout();
+            try
+            {
+                var landed = group.DrainCounts(connections);
+                Assert.Equal(connections, landed.Sum());
+                Assert.True(landed[1] >= connections - 1, $"CPU {cpu}: expected member 1, got [{string.Join(",", landed)}]");
             }
             finally
             {

@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace ProxyHost.Tests;
 
 /// <summary>
-/// The sockmap path's two memory bounds under attack and stall, on a real ProxyHost process and a Mode=Auto route (docs/design.md,
+/// The sockmap path's two memory bounds under attack and stall, on a real ProxyHost process (docs/design.md,
 /// "Sockmap: back-pressure and the queue bound"): the bytes the kernel holds outside any socket's accounting (redirected, not yet
 /// in a send queue) never exceed the process budget, read from the forwarder's own counters and cross-checked against
 /// /proc/meminfo; and once the readers read again, every byte arrives (SHA-256).
@@ -28,8 +28,15 @@ public sealed class KernelQueueBoundTests(ITestOutputHelper output)
     /// </summary>
     private const long MemSlack = 512L << 20;
 
-    [Fact]
-    public async Task AutoRoute_ThousandClientsNeverReadWhileBackendStreams_KernelQueueWithinBudgetThenEveryByteArrives()
+    /// <summary>
+    /// Auto, as a user configures it: the streams start on the relay and stay there while their readers hold them back (a
+    /// relay holding unwritten bytes is not moved), so the kernel queue stays small. Sockmap: every stream is in the kernel
+    /// path from the start, and the budget is what holds 1,000 of them back.
+    /// </summary>
+    [Theory]
+    [InlineData("Auto")]
+    [InlineData("Sockmap")]
+    public async Task Route_ThousandClientsNeverReadWhileBackendStreams_KernelQueueWithinBudgetThenEveryByteArrives(string mode)
     {
         const int Clients = 1000;
         const int StreamBytes = 2 << 20; // more than a reader that never reads lets the proxy buffer
@@ -40,7 +47,7 @@ public sealed class KernelQueueBoundTests(ITestOutputHelper output)
               "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:0" } } },
               "BpfSteer": { "Forwarder": { "KernelQueueBudget": {{Budget}} } },
               "ReverseProxy": {
-                "TcpRoutes": { "stream": { "Listen": "127.0.0.1:0", "ClusterId": "stream", "Mode": "Auto", "MaxQueuedBytes": 1048576 } },
+                "TcpRoutes": { "stream": { "Listen": "127.0.0.1:0", "ClusterId": "stream", "Mode": "{{mode}}", "MaxQueuedBytes": 1048576 } },
                 "Clusters": { "stream": { "Destinations": { "b": { "Address": "tcp://{{backend.EndPoint}}" } } } }
               }
             }
@@ -77,10 +84,14 @@ public sealed class KernelQueueBoundTests(ITestOutputHelper output)
             output.WriteLine(Infrastructure.Clients.Route(await Infrastructure.Clients.StatusAsync(host.AdminUrl), "stream").ToString());
             Assert.InRange(watch.MaxUsed, 0, Budget + BudgetSlack);
             Assert.InRange(watch.Uncharged, long.MinValue, Budget + MemSlack);
-            // The test must reach the budget, or it shows nothing: 1,000 streams of 2 MiB are more than the readers' send queues
-            // (charged to their sockets) take, so the budget fills and holds the rest back (parked, charged to the sources).
-            Assert.True(watch.MaxUsed >= Budget - BudgetSlack, $"the budget was never used up ({watch.MaxUsed >> 10} KiB of {Budget >> 10} KiB)");
-            Assert.True(watch.MaxHeldBack >= 1, "no connection was ever held back by the budget");
+            if (mode == "Sockmap")
+            {
+                // Here the test must reach the budget, or it shows nothing: 1,000 streams of 2 MiB are more than the readers'
+                // send queues (charged to their sockets) take, so the budget fills and holds the rest back (parked, charged
+                // to the sources).
+                Assert.True(watch.MaxUsed >= Budget - BudgetSlack, $"the budget was never used up ({watch.MaxUsed >> 10} KiB of {Budget >> 10} KiB)");
+                Assert.True(watch.MaxHeldBack >= 1, "no connection was ever held back by the budget");
+            }
 
             // The readers read: every stream arrives whole.
             var reads = clients.Select((s, i) => ReadAndHashAsync(s, StreamBytes)).ToArray();
@@ -103,13 +114,16 @@ public sealed class KernelQueueBoundTests(ITestOutputHelper output)
             "every connection closed and the budget back at 0");
         var queue = status.GetProperty("forwarder").GetProperty("kernelQueue");
         output.WriteLine(queue.ToString());
-        Assert.InRange(queue.GetProperty("peakBytes").GetInt64(), 1, Budget + BudgetSlack);
+        Assert.InRange(queue.GetProperty("peakBytes").GetInt64(), 0, Budget + BudgetSlack);
         Assert.Equal(Budget, queue.GetProperty("budgetBytes").GetInt64());
         // Parks are counted per route when their connections finish, by reason.
         var parks = Infrastructure.Clients.Route(status, "stream").GetProperty("kernelQueue").GetProperty("parks");
         output.WriteLine(parks.ToString());
-        Assert.True(parks.GetProperty("budget").GetInt64() >= 1, "the route counted no budget park");
         Assert.True(queue.GetProperty("budgetParks").GetInt64() >= parks.GetProperty("budget").GetInt64(), "the forwarder counted fewer budget parks than the route");
+        if (mode == "Sockmap")
+        {
+            Assert.True(parks.GetProperty("budget").GetInt64() >= 1, "the route counted no budget park");
+        }
         host.AssertNoErrorsLogged();
     }
 

@@ -43,8 +43,67 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task ModeAuto_OnSocketsTransport_ForwardsPipesInUserSpaceAndCountsFallback()
+    public async Task ModeAuto_BulkConnection_StartsOnTheRelayThenMovesToSockmapByteExact()
     {
+        await using var echo = new EchoServer();
+        await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c").Cluster("c", null, ("d1", echo.Address)), TransportKind.BpfSteer);
+        using var metrics = new MetricsReader(proxy);
+        Assert.True(proxy.Status.SockmapUsable, proxy.Status.SockmapDetail);
+        const int Size = 16 << 20;
+
+        using (var client = await Net.ConnectAsync(proxy.EndPoint("r")))
+        {
+            // A first small exchange runs on the relay; the bulk that follows fills its buffer and moves the connection.
+            Assert.Equal("hello"u8.ToArray(), await Net.RoundTripAsync(client, "hello"u8.ToArray()));
+            var data = Net.Pattern(Size);
+            var receive = Net.ReceiveExactlyAsync(client, data.Length);
+            await client.SendAsync(data, SocketFlags.None).DefaultTimeout();
+            Assert.Equal(data, await receive);
+        }
+
+        var line = await proxy.Logs.WaitForAsync(e => e.EventId == 207);
+        Assert.Equal("Sockmap", line.Values["Path"]);
+        var route = proxy.Status.Routes.Single();
+        Assert.Equal(TcpForwarderMode.Sockmap, route.Mode);
+        Assert.Contains("starts on the user-space relay", route.ModeReason);
+        Assert.True(route.VerdictRunsPerCpu.Sum() > 0, "no verdict runs: the bulk never reached sockmap");
+        Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.forwarded", "path=Sockmap,route=r"));
+        Assert.Equal(0, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
+        // Relayed and redirected bytes together, each counted once.
+        Assert.Equal(Size + 5L, metrics.Read("yarp.sockmap.tcp.bytes", "direction=client_to_backend,route=r"));
+        Assert.Equal(Size + 5L, metrics.Read("yarp.sockmap.tcp.bytes", "direction=backend_to_client,route=r"));
+        proxy.Logs.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task ModeAuto_SmallRequestResponse_StaysOnTheRelayWithoutFallback()
+    {
+        await using var echo = new EchoServer();
+        await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c").Cluster("c", null, ("d1", echo.Address)), TransportKind.BpfSteer);
+        using var metrics = new MetricsReader(proxy);
+        Assert.True(proxy.Status.SockmapUsable, proxy.Status.SockmapDetail);
+
+        using (var client = await Net.ConnectAsync(proxy.EndPoint("r")))
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var message = Net.Pattern(100 + i);
+                Assert.Equal(message, await Net.RoundTripAsync(client, message));
+            }
+        }
+
+        var line = await proxy.Logs.WaitForAsync(e => e.EventId == 207);
+        Assert.Equal("UserSpace", line.Values["Path"]);
+        Assert.Equal(0, proxy.Status.Routes.Single().VerdictRunsPerCpu.Sum());
+        Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.forwarded", "path=UserSpace,route=r"));
+        Assert.Equal(0, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
+        proxy.Logs.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task ModeAuto_OnSocketsTransport_RoutesOwnTheirSocketsSoTheRelayRunsWithoutFallback()
+    {
+        // TCP routes listen on their own sockets and loops whatever Kestrel's transport is: an Auto route behaves the same.
         await using var echo = new EchoServer();
         await using var proxy = await ProxyApp.StartAsync(new ProxyConfig().Route("r", "c").Cluster("c", null, ("d1", echo.Address)), TransportKind.Sockets);
         using var metrics = new MetricsReader(proxy);
@@ -56,8 +115,8 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var line = await proxy.Logs.WaitForAsync(e => e.EventId == 207);
         Assert.Equal("UserSpace", line.Values["Path"]);
-        Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
-        Assert.Contains("hand-off", proxy.Status.Routes.Single().ModeReason);
+        Assert.Equal(0, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
+        Assert.Contains("starts on the user-space relay", proxy.Status.Routes.Single().ModeReason);
     }
 
     [Fact]

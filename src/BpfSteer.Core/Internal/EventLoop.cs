@@ -105,6 +105,9 @@ internal abstract partial class EventLoop : PipeScheduler
         return done.Task;
     }
 
+    /// <summary>Descriptors registered right now (a snapshot from any thread: status and leak tests).</summary>
+    public int RegistrationCount => _handlers.Count;
+
     /// <summary>Adds <paramref name="fd"/> to the epoll set; loop thread only. Returns the token that removes it (never 0).</summary>
     public ulong Register(SafeHandle fd, uint events, IEventLoopHandler handler)
     {

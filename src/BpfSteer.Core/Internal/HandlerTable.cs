@@ -10,6 +10,10 @@ internal sealed class HandlerTable
     private readonly Stack<int> _free = new();
     private Slot[] _slots = new Slot[64];
     private int _used;
+    private int _live;
+
+    /// <summary>Committed handlers right now (written by the loop thread; readable anywhere, for status and tests).</summary>
+    public int Count => Volatile.Read(ref _live);
 
     /// <summary>Takes a free slot and returns its token; <see cref="Commit"/> gives it a handler.</summary>
     public ulong Reserve()
@@ -31,7 +35,11 @@ internal sealed class HandlerTable
     }
 
     /// <summary>Makes a reserved token find <paramref name="handler"/>.</summary>
-    public void Commit(ulong token, IEventLoopHandler handler) => _slots[(int)(uint)token].Handler = handler;
+    public void Commit(ulong token, IEventLoopHandler handler)
+    {
+        _slots[(int)(uint)token].Handler = handler;
+        Volatile.Write(ref _live, _live + 1);
+    }
 
     /// <summary>Gives back a reserved token that was never committed (registration failed).</summary>
     public void Cancel(ulong token) => _free.Push((int)(uint)token);
@@ -52,6 +60,7 @@ internal sealed class HandlerTable
         slot.Handler = null;
         slot.Generation = slot.Generation == uint.MaxValue ? 1 : slot.Generation + 1;
         _free.Push(index);
+        Volatile.Write(ref _live, _live - 1);
         return true;
     }
 
@@ -73,6 +82,7 @@ internal sealed class HandlerTable
         Array.Clear(_slots);
         _free.Clear();
         _used = 0;
+        Volatile.Write(ref _live, 0);
     }
 
     private struct Slot

@@ -81,6 +81,9 @@ internal static unsafe class NativeSocket
         return PosixResult.FromReturn(r);
     }
 
+    /// <summary>Whether the TCP socket is ESTABLISHED (neither side has sent a FIN, no reset); false when it cannot be read.</summary>
+    public static bool IsEstablished(SafeHandle socket) => TryGetTcpInfo(socket, out var info).IsSuccess && info.State == TcpInfo.Established;
+
     /// <summary>listen(2); the reuseport group index of a socket is the order of its listen() call.</summary>
     public static PosixResult TryListen(SafeHandle socket, int backlog)
     {

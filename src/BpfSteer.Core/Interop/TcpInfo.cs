@@ -9,6 +9,9 @@ namespace BpfSteer.Interop;
 [StructLayout(LayoutKind.Explicit, Size = 136)]
 internal struct TcpInfo
 {
+    /// <summary>tcpi_state of an established connection (TCP_ESTABLISHED, include/net/tcp_states.h; not in the uapi headers).</summary>
+    public const byte Established = 1;
+
     [FieldOffset(0)] public byte State;
     [FieldOffset(80)] public uint SndCwnd;
     [FieldOffset(120)] public ulong BytesAcked;

@@ -6,4 +6,10 @@ namespace Yarp.SockmapForwarder.DataPath;
 internal sealed record ForwardingPath(DataPathKind Path, string Reason)
 {
     public bool IsSockmap => Path == DataPathKind.Sockmap;
+
+    /// <summary>
+    /// Auto mode on a TCP route loop: the route uses sockmap, but each connection starts on the loop's user-space relay and
+    /// moves to sockmap once it turns bulk (<see cref="DataPathForwarder.WantsPromotion"/>).
+    /// </summary>
+    public bool StartsOnRelay { get; init; }
 }

@@ -43,7 +43,7 @@ internal static class SocketIo
 
     /// <summary>
     /// Reads <paramref name="source"/> until EAGAIN and writes everything to <paramref name="destination"/>
-    /// (KERNEL-NOTES 7: a socket is either not read at all before insertion or drained completely).
+    /// (docs/design.md, "Sockmap: reading before insertion": a socket is either not read at all before insertion or drained completely).
     /// </summary>
     /// <returns>0, or the errno that stopped it; <paramref name="eof"/> when the source reached end of stream.</returns>
     public static int Drain(Socket source, Socket destination, byte[] buffer, long deadline, ref long moved, out bool eof)
@@ -71,7 +71,7 @@ internal static class SocketIo
     }
 
     /// <summary>
-    /// Bytes ever queued for sending on <paramref name="socket"/>: tcpi_bytes_acked + SIOCOUTQ (KERNEL-NOTES 3);
+    /// Bytes ever queued for sending on <paramref name="socket"/>: tcpi_bytes_acked + SIOCOUTQ (docs/design.md, "Sockmap: half-close barrier");
     /// -1 when the socket cannot tell (closed or reset).
     /// </summary>
     public static long QueuedTotal(Socket socket)
@@ -106,7 +106,7 @@ internal static class SocketIo
         return r.IsSuccess ? r.IntValue : r.Errno;
     }
 
-    /// <summary>A socket error that means the peer is gone (RST or timeout), as opposed to EPIPE after a FIN (KERNEL-NOTES 5, 13).</summary>
+    /// <summary>A socket error that means the peer is gone (RST or timeout), as opposed to EPIPE after a FIN (docs/design.md, "Sockmap: FIN and EPIPE").</summary>
     public static bool IsReset(int errno)
         => errno is Errno.ECONNRESET or Errno.ETIMEDOUT or Errno.ECONNABORTED or Errno.EHOSTUNREACH or Errno.ENETUNREACH;
 }

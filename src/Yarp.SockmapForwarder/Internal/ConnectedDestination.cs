@@ -1,32 +1,28 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using Yarp.ReverseProxy.Model;
 
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
-/// A connected backend socket and the destination it belongs to. While it lives it counts as one of the destination's
-/// concurrent requests, so LeastRequests and PowerOfTwoChoices balance TCP routes by active connections.
+/// The destination a connection is connected to. While it lives it counts as one of the destination's concurrent
+/// requests, so LeastRequests and PowerOfTwoChoices balance TCP routes by active connections.
 /// </summary>
 internal sealed class ConnectedDestination : IDisposable
 {
     private int _released;
 
-    public ConnectedDestination(Socket socket, ClusterState cluster, DestinationState destination)
+    public ConnectedDestination(ClusterState cluster, DestinationState destination)
     {
-        Socket = socket;
         Cluster = cluster;
         Destination = destination;
         Adjust(destination, +1);
     }
 
-    public Socket Socket { get; }
-
     public ClusterState Cluster { get; }
 
     public DestinationState Destination { get; }
 
-    /// <summary>Ends the connection's share of the destination's concurrency count (the socket belongs to the forwarder).</summary>
+    /// <summary>Ends the connection's share of the destination's concurrency count.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _released, 1) == 0)

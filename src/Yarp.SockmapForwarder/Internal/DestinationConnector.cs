@@ -1,5 +1,5 @@
-using System.Net.Sockets;
-using Microsoft.AspNetCore.Connections;
+using System.Collections.Concurrent;
+using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy;
@@ -10,14 +10,17 @@ using Yarp.ReverseProxy.Model;
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
-/// Picks a destination of the route's cluster the way YARP does for HTTP (health-filtered available destinations, the
-/// cluster's load-balancing policy) and connects to it with the route's ConnectTimeout. A failed destination is reported
-/// to passive health (when the cluster enables it) and the next one is tried, until every available one was tried.
+/// Destination choice the way YARP does it for HTTP (health-filtered available destinations, the cluster's load-balancing
+/// policy), the destination's address, and what a failed connect means (log, count, passive health). The connect itself
+/// is non-blocking and runs on the connection's loop (<see cref="TcpRouteConnection"/>); nothing here blocks.
 /// </summary>
 internal sealed class DestinationConnector
 {
     /// <summary>YARP's passive policy default reactivation period, used when the cluster sets none.</summary>
     private static readonly TimeSpan s_defaultReactivationPeriod = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a host name's resolved addresses are reused: one lookup per second per name, not per connection.</summary>
+    private static readonly TimeSpan s_resolvedLifetime = TimeSpan.FromSeconds(1);
 
     private static readonly HashSet<string> s_builtInPolicies = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -32,7 +35,9 @@ internal sealed class DestinationConnector
     private readonly IDestinationHealthUpdater _healthUpdater;
     private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
     private readonly ILogger _logger;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RouteId, string ClusterId), byte> _missingClusters = new();
+    private readonly ConcurrentDictionary<(string RouteId, string ClusterId), byte> _missingClusters = new();
+    private readonly ConcurrentDictionary<string, TcpDestinationAddress?> _addresses = new();
+    private readonly ConcurrentDictionary<string, (IPAddress[] Addresses, long Expires)> _resolved = new(StringComparer.OrdinalIgnoreCase);
 
     public DestinationConnector(IProxyStateLookup proxyState, IDestinationHealthUpdater healthUpdater,
         IEnumerable<ILoadBalancingPolicy> policies, ILogger<DestinationConnector> logger)
@@ -47,8 +52,8 @@ internal sealed class DestinationConnector
         _logger = logger;
     }
 
-    /// <summary>Connects to a destination; null when the cluster is missing or no destination accepted.</summary>
-    public async Task<ConnectedDestination?> ConnectAsync(TcpRouteState route, TcpRouteConfig config, ConnectionContext client, CancellationToken cancellationToken)
+    /// <summary>The route's cluster as YARP holds it now; null (logged once per route and cluster) when YARP has none.</summary>
+    public ClusterState? FindCluster(TcpRouteConfig config)
     {
         if (!_proxyState.TryGetCluster(config.ClusterId, out var cluster))
         {
@@ -59,100 +64,111 @@ internal sealed class DestinationConnector
             }
             return null;
         }
-        _missingClusters.TryRemove((config.RouteId, config.ClusterId), out _);
-        var available = cluster.DestinationsState.AvailableDestinations;
-        var policyName = cluster.Model.Config.LoadBalancingPolicy is { Length: > 0 } name ? name : LoadBalancingPolicies.PowerOfTwoChoices;
-        if (!_policies.TryGetValue(policyName, out var policy))
+        if (!_missingClusters.IsEmpty)
         {
-            policy = _policies[LoadBalancingPolicies.PowerOfTwoChoices]; // YARP's validator rejects unknown names; belt and braces
+            _missingClusters.TryRemove((config.RouteId, config.ClusterId), out _);
         }
-        // YARP's policies ignore the HttpContext; a custom one may read it, so it gets the connection's addresses.
-        var context = s_builtInPolicies.Contains(policy.Name) && policy.GetType().Assembly == typeof(ILoadBalancingPolicy).Assembly
-            ? s_unusedContext
-            : CreateContext(client);
-        IReadOnlyList<DestinationState> candidates = available;
-        List<DestinationState>? remaining = null;
-        var tried = 0;
-        while (candidates.Count > 0)
-        {
-            var destination = candidates.Count == 1 ? candidates[0] : policy.PickDestination(context, cluster, candidates);
-            if (destination is null)
-            {
-                break;
-            }
-            tried++;
-            var socket = await TryConnectAsync(route, config, cluster, destination, cancellationToken);
-            if (socket is not null)
-            {
-                return new ConnectedDestination(socket, cluster, destination);
-            }
-            remaining ??= [.. candidates];
-            remaining.Remove(destination);
-            candidates = remaining;
-        }
-        SockmapForwarderLog.NoDestination(_logger, config.RouteId, config.ClusterId, client.RemoteEndPoint, tried);
-        return null;
+        return cluster;
     }
 
-    private async Task<Socket?> TryConnectAsync(TcpRouteState route, TcpRouteConfig config, ClusterState cluster, DestinationState destination, CancellationToken cancellationToken)
+    /// <summary>The cluster's load-balancing policy (PowerOfTwoChoices when it names none).</summary>
+    public ILoadBalancingPolicy PolicyFor(ClusterState cluster)
     {
-        var address = destination.Model.Config.Address;
-        if (!TcpDestinationAddress.TryParse(address, out var tcpAddress))
-        {
-            // Validation refuses this at load; a cluster can still change under a running route.
-            Fail("the address is not tcp://host:port");
-            return null;
-        }
-        var endPoint = tcpAddress.ToEndPoint();
-        var socket = endPoint.AddressFamily == AddressFamily.Unspecified
-            ? new Socket(SocketType.Stream, ProtocolType.Tcp)
-            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(config.ConnectTimeout);
-        try
-        {
-            socket.NoDelay = true;
-            await socket.ConnectAsync(endPoint, timeout.Token);
-            return socket;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            socket.Dispose();
-            if (cancellationToken.IsCancellationRequested)
-            {
-                return null; // the server is stopping: not the destination's fault
-            }
-            Fail(ex is SocketException se ? se.SocketErrorCode + ": " + se.Message : $"no answer within the ConnectTimeout ({config.ConnectTimeout})");
-            return null;
-        }
-
-        void Fail(string reason)
-        {
-            route.CountConnectFailure();
-            SockmapForwarderLog.ConnectFailed(_logger, config.RouteId, destination.DestinationId, address ?? "", cluster.ClusterId, reason);
-            var passive = cluster.Model.Config.HealthCheck?.Passive;
-            if (passive?.Enabled == true)
-            {
-                _healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, passive.ReactivationPeriod ?? s_defaultReactivationPeriod);
-            }
-        }
+        var name = cluster.Model.Config.LoadBalancingPolicy is { Length: > 0 } n ? n : LoadBalancingPolicies.PowerOfTwoChoices;
+        // YARP's validator rejects unknown names; belt and braces.
+        return _policies.TryGetValue(name, out var policy) ? policy : _policies[LoadBalancingPolicies.PowerOfTwoChoices];
     }
 
-    private static DefaultHttpContext CreateContext(ConnectionContext client)
+    /// <summary>
+    /// The HttpContext YARP's own policies are called with: they ignore it, so every connection shares this one. A custom
+    /// policy may read it and gets <see cref="CreateContext"/>'s instead.
+    /// </summary>
+    public static HttpContext SharedContext => s_unusedContext;
+
+    /// <summary>Whether <paramref name="policy"/> is one of YARP's own (which never read the HttpContext).</summary>
+    public static bool IgnoresContext(ILoadBalancingPolicy policy)
+        => s_builtInPolicies.Contains(policy.Name) && policy.GetType().Assembly == typeof(ILoadBalancingPolicy).Assembly;
+
+    /// <summary>A context for a custom policy: the connection's id and addresses.</summary>
+    public static HttpContext CreateContext(string connectionId, IPEndPoint? remote, IPEndPoint? local)
     {
         var context = new DefaultHttpContext();
         var connection = context.Connection;
-        connection.Id = client.ConnectionId;
-        if (client.RemoteEndPoint is System.Net.IPEndPoint remote)
+        connection.Id = connectionId;
+        if (remote is not null)
         {
             connection.RemoteIpAddress = remote.Address;
             connection.RemotePort = remote.Port;
         }
-        if (client.LocalEndPoint is System.Net.IPEndPoint local)
+        if (local is not null)
         {
             connection.LocalIpAddress = local.Address;
             connection.LocalPort = local.Port;
         }
         return context;
     }
+
+    /// <summary>
+    /// The addresses to connect to for <paramref name="destination"/>: an address literal at once, a host name from the
+    /// cache of recent lookups. False with <paramref name="resolving"/> set when a lookup must run first (call again when
+    /// it completed); false with both null when the address is not <c>tcp://host:port</c>.
+    /// </summary>
+    public bool TryGetAddresses(DestinationState destination, out IPAddress[]? addresses, out int port, out Task? resolving)
+    {
+        addresses = null;
+        resolving = null;
+        port = 0;
+        var text = destination.Model.Config.Address;
+        if (text is null)
+        {
+            return false;
+        }
+        var parsed = _addresses.GetOrAdd(text, static a => TcpDestinationAddress.TryParse(a, out var p) ? p : null);
+        if (parsed is null)
+        {
+            return false;
+        }
+        port = parsed.Port;
+        if (parsed.Literal is { } literal)
+        {
+            addresses = literal;
+            return true;
+        }
+        if (_resolved.TryGetValue(parsed.Host, out var cached) && cached.Expires > Environment.TickCount64)
+        {
+            addresses = cached.Addresses;
+            return true;
+        }
+        resolving = ResolveAsync(parsed.Host);
+        return false;
+    }
+
+    private async Task ResolveAsync(string host)
+    {
+        try
+        {
+            var addresses = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
+            _resolved[host] = (addresses, Environment.TickCount64 + (long)s_resolvedLifetime.TotalMilliseconds);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            _resolved[host] = ([], Environment.TickCount64 + (long)s_resolvedLifetime.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>A connect attempt to <paramref name="destination"/> failed: log, count, and mark it for passive health.</summary>
+    public void ReportFailure(TcpRouteState route, TcpRouteConfig config, ClusterState cluster, DestinationState destination, string reason)
+    {
+        route.CountConnectFailure();
+        SockmapForwarderLog.ConnectFailed(_logger, config.RouteId, destination.DestinationId, destination.Model.Config.Address ?? "", cluster.ClusterId, reason);
+        var passive = cluster.Model.Config.HealthCheck?.Passive;
+        if (passive?.Enabled == true)
+        {
+            _healthUpdater.SetPassive(cluster, destination, DestinationHealth.Unhealthy, passive.ReactivationPeriod ?? s_defaultReactivationPeriod);
+        }
+    }
+
+    /// <summary>Every available destination was tried (or none was available).</summary>
+    public void ReportNoDestination(TcpRouteConfig config, EndPoint? client, int tried)
+        => SockmapForwarderLog.NoDestination(_logger, config.RouteId, config.ClusterId, client, tried);
 }

@@ -8,6 +8,9 @@ internal sealed record TcpDestinationAddress(string Host, int Port)
 {
     public const string Scheme = "tcp";
 
+    /// <summary>The address when <see cref="Host"/> is an IP literal (no DNS needed), else null.</summary>
+    public IPAddress[]? Literal { get; } = IPAddress.TryParse(Host, out var ip) ? [ip] : null;
+
     public static bool TryParse(string? address, [NotNullWhen(true)] out TcpDestinationAddress? result)
     {
         result = null;

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -9,8 +8,8 @@ using Microsoft.Extensions.Options;
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
-/// Adds one Kestrel endpoint per TCP route, whose terminal connection middleware is the route's handler: the route rides on
-/// whatever transport the app uses (BpfSteer, or Kestrel's Sockets transport). Runs once, when Kestrel reads its options;
+/// Declares one Kestrel endpoint per TCP route (a <see cref="TcpRouteEndPoint"/>, bound by <see cref="TcpRouteListenerFactory"/>
+/// into the route's own listeners, whichever Kestrel transport the app uses). Runs once, when Kestrel reads its options;
 /// invalid TCP route configuration throws here, so the server does not start.
 /// </summary>
 /// <remarks>
@@ -35,31 +34,12 @@ internal sealed class TcpRouteKestrelSetup(TcpRouteTable table, IServiceProvider
                 SockmapForwarderLog.UrlsIgnored(logger, key, urls);
             }
         }
-        // Resolved on the first connection, not now: the handler needs YARP's IProxyStateLookup, whose construction
-        // (through YARP's cluster change listeners) can resolve IServer, which is what is reading these options.
-        var handler = new Lazy<TcpRouteConnectionHandler>(services.GetRequiredService<TcpRouteConnectionHandler>);
         foreach (var route in routes)
         {
-            var listen = route.Listen;
-            Action<ListenOptions> configure = listenOptions =>
-            {
-                route.ListenOptions = listenOptions;
-                listenOptions.Run(connection => handler.Value.OnConnectedAsync(connection, route));
-            };
-            switch (listen.Kind)
-            {
-                case ListenAddressKind.Any:
-                    options.ListenAnyIP(listen.Port, configure);
-                    break;
-                case ListenAddressKind.Localhost:
-                    options.ListenLocalhost(listen.Port, configure);
-                    break;
-                default:
-                    options.Listen(new IPEndPoint(listen.Address!, listen.Port), configure);
-                    break;
-            }
+            // Kestrel requires a connection delegate; none ever runs (the route's loops own its connections).
+            options.Listen(new TcpRouteEndPoint(route, route.Listen.ToString()), listenOptions => listenOptions.Run(static _ => Task.CompletedTask));
             var config = route.Config;
-            SockmapForwarderLog.RouteListening(logger, route.RouteId, listen.ToString(), config.ClusterId, config.Mode);
+            SockmapForwarderLog.RouteListening(logger, route.RouteId, route.Listen.ToString(), config.ClusterId, config.Mode);
         }
     }
 }

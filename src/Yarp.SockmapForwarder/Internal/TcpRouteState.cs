@@ -4,7 +4,7 @@ using Yarp.SockmapForwarder.DataPath;
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
-/// One TCP route bound at start: its live settings (swapped by a reload), its Kestrel endpoint and its counters.
+/// One TCP route: its live settings (swapped by a reload), where it listens and its counters.
 /// Counters are plain interlocked longs read by the observable metrics and the status snapshot.
 /// </summary>
 internal sealed class TcpRouteState
@@ -21,12 +21,15 @@ internal sealed class TcpRouteState
     private long _sockmapConnections;
     private long _userSpaceConnections;
     private long _fallbacks;
+    private long _acceptPauses;
+    private volatile ListenAddress _listen;
+    private volatile string? _boundEndPoint;
 
     public TcpRouteState(TcpRouteConfig config, int index, ListenAddress listen)
     {
         _config = config;
         Index = index;
-        Listen = listen;
+        _listen = listen;
     }
 
     public string RouteId => _config.RouteId;
@@ -34,14 +37,19 @@ internal sealed class TcpRouteState
     /// <summary>The route's index in the BPF per-route counters.</summary>
     public int Index { get; }
 
-    /// <summary>The endpoint bound at start. A reload cannot move it (Kestrel binds code-defined endpoints once).</summary>
-    public ListenAddress Listen { get; }
+    /// <summary>The address the route listens on (a reload that changes Listen moves it, see <see cref="TcpRouteListeners.MoveLive"/>).</summary>
+    public ListenAddress Listen
+    {
+        get => _listen;
+        set => _listen = value;
+    }
 
-    public ListenOptions? ListenOptions { get; set; }
-
-    /// <summary>The bound endpoint as a string: the real port once Kestrel has bound a port-0 endpoint.</summary>
-    public string BoundEndPoint =>
-        Listen.Kind == ListenAddressKind.Ip && ListenOptions?.IPEndPoint is { } ep ? ep.ToString() : Listen.ToString();
+    /// <summary>The bound endpoint as a string, with the real port once a port-0 endpoint is bound.</summary>
+    public string BoundEndPoint
+    {
+        get => _boundEndPoint ?? _listen.ToString();
+        set => _boundEndPoint = value;
+    }
 
     /// <summary>The current settings; connections read them once, when they are accepted.</summary>
     public TcpRouteConfig Config
@@ -67,6 +75,7 @@ internal sealed class TcpRouteState
     public long SockmapConnections => Interlocked.Read(ref _sockmapConnections);
     public long UserSpaceConnections => Interlocked.Read(ref _userSpaceConnections);
     public long Fallbacks => Interlocked.Read(ref _fallbacks);
+    public long AcceptPauses => Interlocked.Read(ref _acceptPauses);
 
     /// <summary>Counts the connection in; false (and nothing counted as active) when the route is at its limit.</summary>
     public bool TryEnter(int? maxConnections)
@@ -87,6 +96,7 @@ internal sealed class TcpRouteState
     public void CountConnectFailure() => Interlocked.Increment(ref _connectFailures);
     public void CountNoDestination() => Interlocked.Increment(ref _rejectedNoDestination);
     public void CountSniRejected() => Interlocked.Increment(ref _rejectedSni);
+    public void CountAcceptPause() => Interlocked.Increment(ref _acceptPauses);
 
     public void CountRemoved()
     {

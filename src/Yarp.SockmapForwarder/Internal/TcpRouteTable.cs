@@ -8,8 +8,9 @@ namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
 /// The TCP routes: loaded and validated once when Kestrel is configured (invalid configuration stops the start with every
-/// problem listed), then kept current by configuration reloads and YARP's config-applied notifications. Settings of bound
-/// routes change live; adding a route or moving its endpoint needs a restart (Kestrel binds code-defined endpoints once).
+/// problem listed), then kept current by configuration reloads and YARP's config-applied notifications. Settings change
+/// live; a route added by a reload is bound at once, a changed Listen moves (new address bound, old one closed), and a
+/// removed route keeps its address but closes every new connection (restoring it keeps the same port).
 /// </summary>
 internal sealed class TcpRouteTable : IDisposable
 {
@@ -20,11 +21,12 @@ internal sealed class TcpRouteTable : IDisposable
     private readonly IProxyConfigProvider[] _providers;
     private readonly IDataPathInfo _dataPath;
     private readonly ILogger _logger;
-    private readonly HashSet<string> _pendingRestart = new(StringComparer.OrdinalIgnoreCase);
     private IReadOnlyDictionary<string, TcpRouteState> _routes = new Dictionary<string, TcpRouteState>();
     private IDisposable? _reloadRegistration;
     private string? _lastReloadErrors;
     private bool _loaded;
+    private int _nextIndex;
+    private TcpRouteListeners? _binder;
 
     public TcpRouteTable(TcpRouteConfigSource source, IEnumerable<IProxyConfigProvider> providers, IDataPathInfo dataPath, ILogger<TcpRouteTable> logger)
     {
@@ -34,7 +36,23 @@ internal sealed class TcpRouteTable : IDisposable
         _logger = logger;
     }
 
-    /// <summary>The routes bound at start, in index order.</summary>
+    /// <summary>
+    /// Binds routes that a reload adds or moves (set by <see cref="TcpRouteListeners"/> when it is created; until then a
+    /// reload only records them, and they are bound with the others).
+    /// </summary>
+    public TcpRouteListeners? Binder
+    {
+        get => _binder;
+        set
+        {
+            lock (_sync)
+            {
+                _binder = value;
+            }
+        }
+    }
+
+    /// <summary>Every route (removed ones too, which keep their address), in index order.</summary>
     public IReadOnlyList<TcpRouteState> Routes => _routes.Values.OrderBy(r => r.Index).ToArray();
 
     /// <summary>Reads and validates the routes the first time; throws with every problem when the configuration is invalid.</summary>
@@ -58,6 +76,7 @@ internal sealed class TcpRouteTable : IDisposable
                     routes[configs[i].RouteId] = new TcpRouteState(configs[i], i, listen!);
                 }
                 _routes = routes;
+                _nextIndex = configs.Count;
                 _loaded = true;
                 _reloadRegistration = ChangeToken.OnChange(_section.GetReloadToken, () => Reload(deferErrors: true));
             }
@@ -105,10 +124,7 @@ internal sealed class TcpRouteTable : IDisposable
                 seen.Add(config.RouteId);
                 if (!_routes.TryGetValue(config.RouteId, out var route))
                 {
-                    if (_pendingRestart.Add(config.RouteId))
-                    {
-                        SockmapForwarderLog.RouteAddedNeedsRestart(_logger, config.RouteId, config.Listen);
-                    }
+                    Add(config);
                     continue;
                 }
                 var old = route.Config;
@@ -118,14 +134,13 @@ internal sealed class TcpRouteTable : IDisposable
                 {
                     continue;
                 }
-                if (!string.Equals(old.Listen, config.Listen, StringComparison.OrdinalIgnoreCase))
-                {
-                    SockmapForwarderLog.ListenChangeNeedsRestart(_logger, config.RouteId, route.Listen.ToString(), config.Listen);
-                }
                 route.Config = config;
+                if (!string.Equals(old.Listen, config.Listen, StringComparison.OrdinalIgnoreCase) || old.Cpu != config.Cpu)
+                {
+                    Move(route, config);
+                }
                 SockmapForwarderLog.RouteUpdated(_logger, config.RouteId);
             }
-            _pendingRestart.IntersectWith(seen);
             foreach (var route in _routes.Values)
             {
                 if (!seen.Contains(route.RouteId) && !route.Removed)
@@ -135,6 +150,32 @@ internal sealed class TcpRouteTable : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>A route the reload added: it gets the next counter index and is bound now.</summary>
+    private void Add(TcpRouteConfig config)
+    {
+        if (_nextIndex >= RouteIndexes.MaxConfiguredRoutes)
+        {
+            SockmapForwarderLog.ReloadRejected(_logger, $" - The TCP route '{config.RouteId}' cannot be added: every one of the {RouteIndexes.MaxConfiguredRoutes} route indexes was used since the start.");
+            return;
+        }
+        ListenAddress.TryParse(config.Listen, out var listen);
+        var route = new TcpRouteState(config, _nextIndex++, listen!);
+        _routes = new Dictionary<string, TcpRouteState>(_routes, StringComparer.OrdinalIgnoreCase) { [config.RouteId] = route };
+        SockmapForwarderLog.RouteAdded(_logger, config.RouteId, config.Listen);
+        _binder?.BindLive(route);
+    }
+
+    /// <summary>A changed Listen (or Cpu, which decides the loops it listens on): the new address is bound, the old one closed.</summary>
+    private void Move(TcpRouteState route, TcpRouteConfig config)
+    {
+        var from = route.BoundEndPoint;
+        ListenAddress.TryParse(config.Listen, out var listen);
+        route.Listen = listen!;
+        route.BoundEndPoint = listen!.ToString();
+        SockmapForwarderLog.RouteMoved(_logger, config.RouteId, from, config.Listen);
+        _binder?.MoveLive(route);
     }
 
     public void Dispose() => _reloadRegistration?.Dispose();
