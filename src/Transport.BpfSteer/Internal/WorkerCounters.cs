@@ -14,6 +14,9 @@ internal sealed class WorkerCounters(int cpu)
 
     public int Cpu { get; } = cpu;
 
+    /// <summary>Upstream sockets other components run for this worker's connections (per-worker HTTP pools).</summary>
+    public WorkerIoCounters Upstream { get; } = new();
+
     public long Accepted => Volatile.Read(ref _accepted);
 
     public long IncomingCpuMatched => Volatile.Read(ref _incomingCpuMatched);
@@ -51,5 +54,9 @@ internal sealed class WorkerCounters(int cpu)
     {
         AcceptResourceFailures = AcceptResourceFailures,
         AcceptPauses = AcceptPauses,
+        UpstreamOperations = Upstream.Operations,
+        UpstreamOperationsOnWorkerCpu = Upstream.OnWorkerCpu,
+        UpstreamConnectionsOpened = Upstream.ConnectionsOpened,
+        UpstreamOpenConnections = Upstream.OpenConnections,
     };
 }

@@ -22,8 +22,11 @@ internal sealed class WorkerPool
 
     public List<Worker> Workers { get; } = new();
 
+    /// <summary>The workers as <see cref="IWorkerLoop"/>s, in the same order.</summary>
+    public IReadOnlyList<IWorkerLoop> Loops { get; private set; } = [];
+
     public static async Task<WorkerPool> StartAsync(IReadOnlyList<int> cpus, Func<int, WorkerCounters> counters,
-        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory)
+        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication)
     {
         var pool = new WorkerPool(cpus, loggerFactory.CreateLogger<WorkerPool>());
         var logger = loggerFactory.CreateLogger("BpfSteer.Transport.Worker");
@@ -37,6 +40,7 @@ internal sealed class WorkerPool
             }
             pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, logger));
         }
+        pool.Loops = pool.Workers.Select(w => WorkerLoop.Attach(w, inlineApplication)).ToArray();
         try
         {
             await Task.WhenAll(pool.Workers.Select(w => w.StartAsync())).ConfigureAwait(false);
@@ -59,6 +63,7 @@ internal sealed class WorkerPool
             {
                 await worker.InvokeAsync(() =>
                 {
+                    WorkerLoop.Of(worker).OnStopping();
                     foreach (var connection in worker.Connections.ToArray())
                     {
                         connection.Abort(new ConnectionAbortedException("The BpfSteer transport is stopping."));
