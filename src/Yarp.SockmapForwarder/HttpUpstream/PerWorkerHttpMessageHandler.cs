@@ -45,7 +45,7 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var pool = Select();
-        return _limit is null ? pool.SendUncounted(request, cancellationToken) : pool.SendCounted(request, cancellationToken);
+        return _limit is null && pool.Loop is not null ? pool.SendUncounted(request, cancellationToken) : pool.SendCounted(request, cancellationToken);
     }
 
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -112,8 +112,9 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _shared ??= new WorkerPool(null, _limit ?? int.MaxValue,
-                _builder.Build(UpstreamConnectors.SharedMeasured, _limit, out _));
+            // Before Kestrel binds there is no worker; YARP's first health probes come here. A plain pool, retired
+            // (disposed once idle) when the workers' pools are made, so it does not keep connections beside them.
+            return _shared ??= new WorkerPool(null, _limit ?? int.MaxValue, _builder.Build(null, _limit, out _));
         }
     }
 
@@ -146,6 +147,8 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
                 HttpUpstreamLog.PoolCreated(_logger, ClusterId, loops[i].Cpu, _limit is null ? "unlimited" : share.ToString());
             }
             _pools = pools;
+            _shared?.Retire();
+            _shared = null;
             // The old pools' workers are gone with their epoll loops: their connections are already failed.
             foreach (var pool in old)
             {
@@ -176,6 +179,8 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
     internal sealed class WorkerPool : DelegatingHandler
     {
         private int _inFlight;
+        private volatile bool _retired;
+        private int _disposed;
 
         public WorkerPool(IWorkerLoop? loop, int share, HttpMessageHandler? handler)
         {
@@ -208,7 +213,28 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
             }
             finally
             {
-                Interlocked.Decrement(ref _inFlight);
+                if (Interlocked.Decrement(ref _inFlight) == 0 && _retired)
+                {
+                    Dispose();
+                }
+            }
+        }
+
+        /// <summary>No new requests come here: dispose (closing idle connections) once none is in flight.</summary>
+        public void Retire()
+        {
+            _retired = true;
+            if (InFlight == 0)
+            {
+                Dispose();
+            }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                base.Dispose(disposing);
             }
         }
     }
