@@ -23,6 +23,7 @@ internal sealed class WorkerLoop : IWorkerLoop
     {
         _worker = worker;
         RunsApplicationInline = inline;
+        SendScheduler = new SendScheduler(worker);
         worker.Faulted += (_, error) => StopRegistrations(error);
     }
 
@@ -33,6 +34,9 @@ internal sealed class WorkerLoop : IWorkerLoop
     public bool IsCurrentThread => _worker.IsCurrentThread;
 
     public bool RunsApplicationInline { get; }
+
+    /// <summary>The output pipes' reader scheduler for this worker's connections (one instance per worker).</summary>
+    public SendScheduler SendScheduler { get; }
 
     public WorkerIoCounters UpstreamCounters => _worker.Counters.Upstream;
 
