@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command reproduces every comparison and draws the charts:
-#   1. builds Release and installs the peers (wrk, h2load, iperf3, HAProxy, nginx stream, redis, gnuplot);
+#   1. builds Release and installs the peers (wrk, h2load, iperf3, HAProxy, nginx stream, redis, python3-matplotlib);
 #   2. runs benchmarks/transport/run.sh and benchmarks/forwarder/run.sh with the same mode flag (each writes its JSON
 #      to benchmarks/results/raw/), then benchmarks/scaling/run.sh (1 -> 1,000 connections through both);
 #   3. merges every JSON into benchmarks/results/RESULTS.md (ratios vs the same-run peer, median [min-max], goal met
@@ -39,6 +39,9 @@ echo "$load" >"$raw/load-before.txt"
 # When and what was measured (the report may be re-rendered later from these raw files).
 printf '%s UTC, commit %s%s\n' "$(date -u -d "@$started" '+%Y-%m-%d %H:%M')" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
   "$dirty" >"$raw/run-info.txt"
+printf '%s: Linux %s, %s CPUs (%s), %s GiB\n' "$(hostname)" "$(uname -r)" "$(nproc)" \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" "$(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)" \
+  >"$raw/machine.txt"
 
 for entry in "${budgets[@]}"; do
   suite=${entry%%:*}
@@ -67,7 +70,10 @@ for entry in "${budgets[@]}"; do
 done
 
 echo "== report"
-python3 benchmarks/charts/report.py --status "$status" --since "$started"
+# Debian's python3-matplotlib is installed for /usr/bin/python3; a pyenv or venv python3 first on PATH would not see it.
+python=/usr/bin/python3
+[[ -x $python ]] || python=python3
+"$python" benchmarks/charts/report.py --status "$status" --since "$started"
 report_rc=$?
 
 elapsed=$(( $(date +%s) - started ))

@@ -10,8 +10,14 @@ packages=(
   chromium                                 # headless page test of /bpfsteer
   socat util-linux libcap2-bin iproute2    # setpriv/capsh for the capability-drop test, ip/ss
 )
+# The other 64-bit architecture's C headers (Debian cross packages, headers only): the struct layout tests compile
+# against the headers of x64 and arm64, the two architectures BpfSteer runs on.
+case "$(dpkg --print-architecture)" in
+  amd64) packages+=(libc6-dev-arm64-cross linux-libc-dev-arm64-cross) ;;
+  arm64) packages+=(libc6-dev-amd64-cross linux-libc-dev-amd64-cross) ;;
+esac
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(haproxy nginx-light libnginx-mod-stream gnuplot-nox python3)   # python3: merges results JSON
+  packages+=(haproxy nginx-light libnginx-mod-stream python3 python3-matplotlib)   # python3: merges results JSON and draws the charts
 fi
 
 missing=()

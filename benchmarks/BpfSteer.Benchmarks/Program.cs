@@ -7,4 +7,8 @@ if (args.Length > 0 && args[0] == "park-stress")
 {
     return BpfSteer.Benchmarks.ParkStress.Run(BpfSteer.Benchmarks.ForwarderApp.Parse(args[1..]));
 }
+if (args.Length > 0 && args[0] == "interop-calls")
+{
+    return BpfSteer.Benchmarks.InteropCalls.Run(args[1..]);
+}
 return 0;

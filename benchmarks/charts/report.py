@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Merges benchmarks/results/raw/*.json into benchmarks/results/RESULTS.md and draws PNG charts with gnuplot.
+"""Merges benchmarks/results/raw/*.json into benchmarks/results/RESULTS.md and draws PNG charts (charts.py).
 
 Every figure is a ratio against a peer measured in the same run: for each result entry the ratio subject/peer is
 computed run by run (runs are paired by index when both sides have the same count, otherwise every subject run is
 divided by every peer run), and reported as median [min-max]. A goal is judged on the median ratio; an entry whose
 goal is not met says "NOT met". The input schema is documented in benchmarks/README.md.
 
-Usage: benchmarks/charts/report.py [--raw DIR] [--out DIR] [--title TEXT]
+Usage: benchmarks/charts/report.py [--raw DIR] [--out DIR] [--title TEXT] [--status TSV] [--since UNIXTIME]
+With no option it re-renders the committed results: benchmarks/results/raw/ plus benchmarks/results/*.json.
 """
 import argparse
 import datetime
@@ -14,10 +15,10 @@ import glob
 import json
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
+
+import charts as chart_drawing
 
 
 def ratios(subject, peer):
@@ -165,7 +166,11 @@ def errors_text(r):
     return "" if not r["errors"] else " (errors: " + ", ".join(f"{k} {v}" for k, v in r["errors"].items()) + ")"
 
 
-def machine():
+def machine(raw_dir):
+    """The machine the suites ran on: written by benchmarks/run.sh at run time, else this one (a re-render elsewhere)."""
+    recorded = os.path.join(raw_dir, "machine.txt")
+    if os.path.exists(recorded):
+        return open(recorded).read().strip()
     cpu = "unknown CPU"
     try:
         for line in open("/proc/cpuinfo"):
@@ -183,15 +188,20 @@ def machine():
     return f"{platform.node()}: Linux {platform.release()}, {os.cpu_count()} CPUs ({cpu}){mem}"
 
 
-def write_markdown(path, docs, table, problems, charts, title, suites):
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def measured(raw_dir):
+    """When and at which commit the suites ran (benchmarks/run.sh writes it), else the report time."""
+    info_file = os.path.join(raw_dir, "run-info.txt")
+    if os.path.exists(info_file):
+        return open(info_file).read().strip()
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + " (report time)"
+
+
+def write_markdown(path, raw_dir, docs, table, problems, charts, title, suites):
     modes = sorted({d.get("mode", "?") for d in docs})
-    load_file = os.path.join(os.path.dirname(path), "raw", "load-before.txt")
+    load_file = os.path.join(raw_dir, "load-before.txt")
     load = open(load_file).read().strip() if os.path.exists(load_file) else None
     load_text = f" Load average before the run: {load} (1/5/15 min; a busy machine makes every ratio noisy)." if load else ""
-    info_file = os.path.join(os.path.dirname(path), "raw", "run-info.txt")
-    measured = open(info_file).read().strip() if os.path.exists(info_file) else f"{now} (report time)"
-    lines = [f"# {title}", "", f"Measured {measured} on {machine()}. Mode: {', '.join(modes) or '–'}.{load_text}", "",
+    lines = [f"# {title}", "", f"Measured {measured(raw_dir)} on {machine(raw_dir)}. Mode: {', '.join(modes) or '–'}.{load_text}", "",
              "Every figure is a ratio subject / peer measured in the same run (median [min–max] over the repetitions; "
              "for latency lower is better). Goals are judged on the median.", ""]
     met = sum(1 for r in table if r["met"] == "met")
@@ -221,86 +231,14 @@ def write_markdown(path, docs, table, problems, charts, title, suites):
             lines += ["", "Commands:", ""] + [f"- `{c}`" for c in commands]
         lines.append("")
     if charts:
-        lines += ["## Charts", ""] + [f"![{os.path.basename(c)}]({os.path.relpath(c, os.path.dirname(path))})" for c in charts] + [""]
+        lines += ["## Charts", ""]
+        for png, caption in charts:
+            lines += [f"![{caption}]({os.path.relpath(png, os.path.dirname(path))})", ""]
     if problems:
         lines += ["## Inputs not used", ""] + [f"- {p}" for p in problems] + [""]
     lines += ["Raw results: `benchmarks/results/raw/*.json` (committed with this file; the per-run logs next to them are not). "
               "Re-run `benchmarks/run.sh` to reproduce.", ""]
     open(path, "w").write("\n".join(lines))
-
-
-def gnuplot(script):
-    if shutil.which("gnuplot") is None:
-        print("gnuplot not found (bash eng/install-prereqs.sh --bench installs gnuplot-nox): no charts", file=sys.stderr)
-        return False
-    result = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
-    if result.returncode != 0:
-        print(f"gnuplot failed: {result.stderr}", file=sys.stderr)
-        return False
-    return True
-
-
-def ratio_chart(out_dir, suite, table):
-    entries = [r for r in table if r["suite"] == suite and r["median"] is not None]
-    if not entries:
-        return None
-    dat = os.path.join(out_dir, f"ratios-{suite}.dat")
-    with open(dat, "w") as f:
-        for i, r in enumerate(entries):
-            metric = "" if r["metric"] in r["scenario"] else f" {r['metric']}"
-            label = f"{r['scenario']}{metric}: {r['subject']}/{r['peer']}".replace('"', "'")
-            f.write(f'{i} {r["median"]} {r["min"]} {r["max"]} "{label}"\n')
-    png = os.path.join(out_dir, f"ratios-{suite}.png")
-    height = max(400, 28 * len(entries) + 120)
-    ok = gnuplot(f"""
-set terminal pngcairo size 1400,{height} font ",10"
-set output "{png}"
-set title "{suite}: ratio subject / peer (median, bars = min..max; log scale, 1 = parity)"
-set datafile separator whitespace
-set style fill solid 0.6
-set logscale x 2
-set yrange [-1:{len(entries)}]
-set ytics nomirror
-set grid x
-set arrow from 1, graph 0 to 1, graph 1 nohead dt 2 lc rgb "#cf222e"
-set key off
-plot "{dat}" using 2:1:3:4:ytic(5) with xerrorbars pt 7 ps 1.2 lc rgb "#0969da"
-""")
-    return png if ok else None
-
-
-def scaling_charts(out_dir, docs):
-    pngs = []
-    for doc in docs:
-        series = doc.get("series")
-        if not series:
-            continue
-        subjects = list(dict.fromkeys(s["subject"] for s in series))
-        for key, ylabel, name in (("rps", "requests/s (median)", "throughput"), ("p99_us", "p99 latency, µs (median)", "p99")):
-            dat = os.path.join(out_dir, f"scaling-{name}.dat")
-            with open(dat, "w") as f:
-                for subject in subjects:
-                    f.write(f'"{subject}"\n')
-                    for s in (s for s in series if s["subject"] == subject):
-                        m = median(s.get(key, []))
-                        if m is not None:
-                            f.write(f"{s['connections']} {m} {min(s[key])} {max(s[key])}\n")
-                    f.write("\n\n")
-            png = os.path.join(out_dir, f"scaling-{name}.png")
-            plots = ", ".join(f'"{dat}" index {i} using 1:2:3:4 with yerrorlines title "{subject}"' for i, subject in enumerate(subjects))
-            if gnuplot(f"""
-set terminal pngcairo size 1200,700 font ",11"
-set output "{png}"
-set title "Scaling: {ylabel} vs concurrent connections (wrk -c)"
-set logscale x
-set xlabel "concurrent connections"
-set ylabel "{ylabel}"
-set grid
-set key outside right
-plot {plots}
-"""):
-                pngs.append(png)
-    return pngs
 
 
 def main():
@@ -310,33 +248,27 @@ def main():
     p.add_argument("--raw", default=os.path.join(results, "raw"))
     p.add_argument("--out", default=results)
     p.add_argument("--title", default="BpfSteer benchmark results")
-    p.add_argument("--status", help="TSV of suite<TAB>state<TAB>detail written by benchmarks/run.sh")
-    p.add_argument("--since", type=float, default=0,
-                   help="also read OUT/*.json written after this Unix time (suites that write their summary there)")
+    p.add_argument("--status", help="TSV of suite<TAB>state<TAB>detail written by benchmarks/run.sh (default: RAW/suites.tsv)")
+    p.add_argument("--since", type=float, default=None,
+                   help="read only the OUT/*.json written after this Unix time (suites that write their summary there; "
+                        "benchmarks/run.sh passes its start). Without it every OUT/*.json is read: a re-render of kept results")
     a = p.parse_args()
 
     paths = sorted(glob.glob(os.path.join(a.raw, "*.json")))
-    if a.since:
-        paths += sorted(f for f in glob.glob(os.path.join(a.out, "*.json")) if os.path.getmtime(f) >= a.since)
+    paths += sorted(f for f in glob.glob(os.path.join(a.out, "*.json")) if a.since is None or os.path.getmtime(f) >= a.since)
     docs, problems = load(paths)
     suites = []
-    if a.status and os.path.exists(a.status):
+    a.status = a.status or os.path.join(a.raw, "suites.tsv")
+    if os.path.exists(a.status):
         suites = [line.rstrip("\n").split("\t", 2) for line in open(a.status) if line.strip()]
     table = rows(docs)
     charts_dir = os.path.join(a.out, "charts")
     os.makedirs(charts_dir, exist_ok=True)
     for old in glob.glob(os.path.join(charts_dir, "*.png")):
         os.remove(old)  # a chart of a suite that did not run this time must not survive from an older run
-    charts = []
-    for suite in dict.fromkeys(r["suite"] for r in table):
-        png = ratio_chart(charts_dir, suite, table)
-        if png:
-            charts.append(png)
-    charts += scaling_charts(charts_dir, docs)
-    for dat in glob.glob(os.path.join(charts_dir, "*.dat")):
-        os.remove(dat)
+    charts = chart_drawing.draw_all(charts_dir, docs, measured(a.raw))
     md = os.path.join(a.out, "RESULTS.md")
-    write_markdown(md, docs, table, problems, charts, a.title, suites)
+    write_markdown(md, a.raw, docs, table, problems, charts, a.title, suites)
     print(f"wrote {md} ({len(table)} entries from {len(docs)} files, {len(charts)} charts)")
     return 0 if docs else 1
 

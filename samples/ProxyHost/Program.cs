@@ -5,9 +5,11 @@
 //   dotnet ProxyHost.dll doctor [--config F]  checks kernel, capabilities, sysctls and the config; exit 1 if broken
 //
 // Everything else is the usual ASP.NET configuration: --Kestrel:Endpoints:Http:Url=..., environment variables
-// (ReverseProxy__TcpRoutes__...), etc. HTTP endpoints go in Kestrel:Endpoints: Kestrel ignores Urls once TCP routes
-// (code-defined endpoints) exist.
+// (ReverseProxy__TcpRoutes__...), etc. HTTP endpoints go in Kestrel:Endpoints: Kestrel ignores Urls once code defines
+// endpoints, and the admin listener and every TCP route are such endpoints.
 using Microsoft.Extensions.Configuration.Memory;
+using OpenTelemetry.Metrics;
+using ProxyHost.Admin;
 using ProxyHost.Demo;
 using ProxyHost.Doctor;
 using ProxyHost.Health;
@@ -20,13 +22,22 @@ if (args is ["doctor", .. var doctorArgs])
 }
 
 // The content root is the binary's folder, so what runs does not depend on the directory it is started from.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LoggingDefaults.Values });
-
 // Where the routes come from: --config FILE, the usual sources, or — nothing configured — the embedded demo, whose
-// backends must run before YARP reads their addresses.
-var routeSource = RouteSource.Apply(builder, args);
+// backends must run before YARP reads their addresses. A file that is missing or not JSON ends here, in one line.
+WebApplicationBuilder builder;
+RouteSource routeSource;
+try
+{
+    builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+    builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LoggingDefaults.Values });
+    routeSource = RouteSource.Apply(builder, args); // after every other source change: the demo source is a one-shot stream
+}
+catch (Exception ex) when (ConfigFileError.TryDescribe(ex, out var message))
+{
+    Console.Error.WriteLine($"ProxyHost could not start: {message}");
+    return 2;
+}
 await using var demo = routeSource.IsDemo ? await DemoBackends.StartAsync(CancellationToken.None) : null;
 if (demo is not null)
 {
@@ -44,11 +55,17 @@ builder.Services.AddReverseProxy()
     .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
     .AddSockmapForwarder();
 
-// 3. What operators and scripts read: /healthz, /bpfsteer/status (JSON) and /bpfsteer (live page).
+// 3. What operators and scripts read — /bpfsteer (live page), /bpfsteer/status (JSON), /healthz and /metrics
+//    (Prometheus) — on the admin listener only: its own Kestrel endpoint (BpfSteer:Admin:Url, loopback by default).
+//    The proxy's endpoints serve the proxied routes and nothing else.
+builder.Services.AddAdminListener();
 builder.Services.AddHealthChecks()
     .AddCheck<BpfHealthCheck>("bpf")
     .AddCheck<RouteHealthCheck>("routes");
 builder.Services.AddSingleton<StatusSnapshotSource>();
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter(PrometheusMeters.Names)
+    .AddPrometheusExporter());
 
 WebApplication app;
 try
@@ -62,8 +79,7 @@ catch (Exception ex) when (StartupError.IsConfigurationError(ex))
     return 1;
 }
 
-app.MapBpfSteerStatus();
-app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponseWriter.WriteAsync });
+app.MapAdminEndpoints();
 app.MapReverseProxy();
 
 app.Lifetime.ApplicationStarted.Register(() => StartupSummary.Print(app, routeSource, demo, Console.Out));
@@ -73,7 +89,7 @@ try
 }
 catch (Exception ex) when (StartupError.IsConfigurationError(ex))
 {
-    StartupError.Print(ex, Console.Error); // e.g. a listen address already in use
+    StartupError.Print(ex, Console.Error, app.Services); // e.g. a listen address already in use
     return 1;
 }
 return 0;

@@ -23,4 +23,7 @@ internal static partial class ProxyHostLog
 
     [LoggerMessage(6, LogLevel.Warning, "{Detail}")]
     public static partial void CapabilityMissing(ILogger logger, string detail);
+
+    [LoggerMessage(7, LogLevel.Warning, "The admin listener {Url} is reachable beyond loopback: anyone who can connect reads routes, backend health and kernel details ({Key}).")]
+    public static partial void AdminListenerNotLoopback(ILogger logger, string url, string key);
 }

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using BpfSteer.Internal;
+using BpfSteer.Interop;
 
 namespace BpfSteer;
 
@@ -16,15 +18,22 @@ public static class KernelFeatures
     /// <summary>The report for this process, probed once on first use.</summary>
     public static KernelFeatureReport Current => s_current.Value;
 
-    /// <summary>Probes every feature now. Never throws: a failure is an unavailable feature with its reason.</summary>
-    public static KernelFeatureReport Probe()
+    /// <summary>
+    /// Probes every feature now. Never throws: a failure is an unavailable feature with its reason. On another OS, or
+    /// on a processor architecture whose native layouts BpfSteer has not checked, every feature is unavailable and
+    /// says why.
+    /// </summary>
+    public static KernelFeatureReport Probe() => ProbeOn(RuntimeInformation.ProcessArchitecture);
+
+    internal static KernelFeatureReport ProbeOn(Architecture architecture)
     {
         if (!OperatingSystem.IsLinux())
         {
-            var no = new KernelFeature("linux", false, "BpfSteer needs Linux; this is " + System.Runtime.InteropServices.RuntimeInformation.OSDescription);
-            return new KernelFeatureReport(no with { Name = "reuseportCbpf" }, no with { Name = "reuseportEbpf" }, no with { Name = "sockmap" },
-                no with { Name = "redirectCpuKfunc" }, no with { Name = "capBpf" }, no with { Name = "capNetAdmin" }, no with { Name = "capPerfmon" },
-                no with { Name = "tcpMigrateReq" });
+            return Unavailable("BpfSteer needs Linux; this is " + RuntimeInformation.OSDescription);
+        }
+        if (NativeAbi.Refusal(architecture, "BpfSteer") is { } refusal)
+        {
+            return Unavailable(refusal);
         }
         return new KernelFeatureReport(
             FeatureProbes.ReuseportCbpf(),
@@ -35,5 +44,13 @@ public static class KernelFeatures
             FeatureProbes.Capability("capNetAdmin", Capabilities.CAP_NET_ADMIN, "CAP_NET_ADMIN"),
             FeatureProbes.Capability("capPerfmon", Capabilities.CAP_PERFMON, "CAP_PERFMON"),
             FeatureProbes.TcpMigrateReq());
+    }
+
+    private static KernelFeatureReport Unavailable(string reason)
+    {
+        var no = new KernelFeature("", false, reason);
+        return new KernelFeatureReport(no with { Name = "reuseportCbpf" }, no with { Name = "reuseportEbpf" }, no with { Name = "sockmap" },
+            no with { Name = "redirectCpuKfunc" }, no with { Name = "capBpf" }, no with { Name = "capNetAdmin" }, no with { Name = "capPerfmon" },
+            no with { Name = "tcpMigrateReq" });
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.Versioning;
+using BpfSteer.Interop;
 using BpfSteer.Transport.Internal;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -31,6 +32,7 @@ public sealed class BpfSteerTransportFactory : IConnectionListenerFactory, IConn
         {
             throw new PlatformNotSupportedException("The BpfSteer transport needs Linux (SO_REUSEPORT groups with BPF selectors, epoll).");
         }
+        NativeAbi.ThrowIfUnchecked("The BpfSteer transport");
         _options = options.Value;
         _loggerFactory = loggerFactory;
         _state = state;

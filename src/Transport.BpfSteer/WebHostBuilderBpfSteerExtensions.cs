@@ -1,4 +1,5 @@
 using BpfSteer;
+using BpfSteer.Interop;
 using BpfSteer.Transport;
 using BpfSteer.Transport.Internal;
 using Microsoft.AspNetCore.Connections;
@@ -17,7 +18,7 @@ public static class WebHostBuilderBpfSteerExtensions
     /// Serves IP endpoints with the BpfSteer transport (options bound from <c>BpfSteer:Transport</c>); Unix sockets and
     /// other endpoint kinds stay on Kestrel's Sockets transport. Registers <see cref="IBpfSteerTransportStatus"/>.
     /// </summary>
-    /// <exception cref="PlatformNotSupportedException">Not running on Linux.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not running on Linux, or on a processor architecture other than x64 and arm64.</exception>
     public static IWebHostBuilder UseBpfSteeredTransport(this IWebHostBuilder hostBuilder)
     {
         ArgumentNullException.ThrowIfNull(hostBuilder);
@@ -25,6 +26,7 @@ public static class WebHostBuilderBpfSteerExtensions
         {
             throw new PlatformNotSupportedException("The BpfSteer transport needs Linux (SO_REUSEPORT groups with BPF selectors, epoll).");
         }
+        NativeAbi.ThrowIfUnchecked("The BpfSteer transport");
         return hostBuilder.ConfigureServices((context, services) =>
         {
             services.AddOptions<BpfSteerTransportOptions>().Bind(context.Configuration.GetSection(BpfSteerTransportOptions.SectionName));

@@ -1,73 +1,145 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using BpfSteer.Internal;
 using BpfSteer.Interop;
 using BpfSteer.Testing;
 
 namespace BpfSteer.Core.Tests;
 
-/// <summary>Every struct shared with C, checked against the C compiler's view of the real headers.</summary>
+/// <summary>
+/// Every struct and constant shared with C, checked against the C compiler's view of the real headers of every
+/// architecture BpfSteer runs on (<see cref="NativeAbi.CheckedArchitectures"/>; see <see cref="CLayout"/>).
+/// </summary>
 public class StructLayoutTests
 {
-    [Fact]
-    public unsafe void SockFilterAndFprog_MatchLinuxFilterH()
+    /// <summary>Headers that define every constant of the classes in <see cref="MirroredConstants"/>.</summary>
+    private const string AllHeaders = """
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <sched.h>
+        #include <sys/epoll.h>
+        #include <sys/eventfd.h>
+        #include <sys/ioctl.h>
+        #include <sys/mman.h>
+        #include <sys/resource.h>
+        #include <sys/socket.h>
+        #include <netinet/in.h>
+        #include <linux/sockios.h>
+        #include <linux/tcp.h>
+        #include <linux/capability.h>
+        #include <linux/filter.h>
+        #include <linux/bpf.h>
+        #include <linux/btf.h>
+        """;
+
+    /// <summary>Classes whose constants are copies of C values, each named as in C unless renamed below.</summary>
+    private static readonly Type[] MirroredConstants =
+        [typeof(Libc), typeof(Errno), typeof(Libbpf), typeof(SockFilter), typeof(RfsFlow), typeof(Capabilities)];
+
+    private static readonly Dictionary<string, string> RenamedConstants = new()
     {
-        var c = CLayout.Evaluate("#include <linux/filter.h>",
+        [nameof(Libc.CpuSetBytes)] = "sizeof(cpu_set_t)",
+        [nameof(Libc.SockAddrStorageBytes)] = "sizeof(struct sockaddr_storage)",
+        [nameof(Libc.LinuxCapabilityVersion3)] = "_LINUX_CAPABILITY_VERSION_3",
+        [nameof(SockFilter.SKF_AD_CPU_OFFSET)] = "SKF_AD_OFF + SKF_AD_CPU",
+    };
+
+    public static TheoryData<Architecture> Architectures => CLayout.CheckedArchitectures;
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void EveryInteropConstant_MatchesTheCHeaders(Architecture target)
+    {
+        var constants = MirroredConstants
+            .SelectMany(t => t.GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
+            .Where(f => f.IsLiteral)
+            .ToArray();
+        var c = CLayout.Evaluate(target, AllHeaders, constants.Select(f => RenamedConstants.GetValueOrDefault(f.Name, f.Name)).ToArray());
+
+        var mismatches = constants.Zip(c)
+            .Where(p => !SameValue(p.First.GetRawConstantValue()!, p.Second))
+            .Select(p => $"{p.First.DeclaringType!.Name}.{p.First.Name} = {p.First.GetRawConstantValue()}, C says {p.Second}")
+            .ToList();
+        Assert.True(constants.Length > 100, $"only {constants.Length} constants found");
+        Assert.Empty(mismatches);
+    }
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public unsafe void SockFilterAndFprog_MatchLinuxFilterH(Architecture target)
+    {
+        var c = CLayout.Evaluate(target, "#include <linux/filter.h>",
             "sizeof(struct sock_filter)", "sizeof(struct sock_fprog)", "offsetof(struct sock_fprog, filter)", "offsetof(struct sock_filter, k)",
-            "SKF_AD_OFF + SKF_AD_CPU", "BPF_LD | BPF_W | BPF_ABS", "BPF_ALU | BPF_MOD | BPF_K", "BPF_RET | BPF_A");
+            "offsetof(struct sock_filter, jt)", "offsetof(struct sock_filter, jf)");
         Assert.Equal(c[0], sizeof(SockFilter));
         Assert.Equal(c[1], sizeof(SockFprog));
         Assert.Equal(c[2], Marshal.OffsetOf<SockFprog>(nameof(SockFprog.Filter)).ToInt64());
         Assert.Equal(c[3], Marshal.OffsetOf<SockFilter>(nameof(SockFilter.K)).ToInt64());
-        Assert.Equal(unchecked((int)SockFilter.SKF_AD_CPU_OFFSET), c[4]); // SKF_AD_OFF is a negative int in C
-        Assert.Equal(SockFilter.BPF_LD | SockFilter.BPF_W | SockFilter.BPF_ABS, c[5]);
-        Assert.Equal(SockFilter.BPF_ALU | SockFilter.BPF_MOD | SockFilter.BPF_K, c[6]);
-        Assert.Equal(SockFilter.BPF_RET | SockFilter.BPF_A, c[7]);
+        Assert.Equal(c[4], Marshal.OffsetOf<SockFilter>(nameof(SockFilter.JumpTrue)).ToInt64());
+        Assert.Equal(c[5], Marshal.OffsetOf<SockFilter>(nameof(SockFilter.JumpFalse)).ToInt64());
     }
 
-    [Fact]
-    public unsafe void EpollEvent_MatchesSysEpollH()
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public unsafe void EpollEvent_MatchesSysEpollH(Architecture target)
     {
-        var c = CLayout.Evaluate("#include <sys/epoll.h>", "sizeof(struct epoll_event)", "offsetof(struct epoll_event, data)",
-            "EPOLLRDHUP", "EPOLL_CLOEXEC");
-        Assert.Equal(c[0], sizeof(Libc.EpollEvent));
-        Assert.Equal(c[1], Marshal.OffsetOf<Libc.EpollEvent>(nameof(Libc.EpollEvent.Data)).ToInt64());
-        Assert.Equal(Libc.EPOLLRDHUP, c[2]);
-        Assert.Equal(Libc.EPOLL_CLOEXEC, c[3]);
+        var c = CLayout.Evaluate(target, "#include <sys/epoll.h>", "sizeof(struct epoll_event)", "offsetof(struct epoll_event, data)");
+        var layout = EpollEventLayout.For(target);
+        Assert.NotNull(layout);
+        Assert.Equal(c[0], layout.Value.Size);
+        Assert.Equal(c[1], layout.Value.DataOffset);
+        Assert.True(layout.Value.Size <= EpollEventLayout.MaxSize);
+        if (layout == EpollEventLayout.Packed)
+        {
+            // Passed to the kernel as it is: the managed struct must be the C struct.
+            Assert.Equal(c[0], sizeof(Libc.EpollEvent));
+            Assert.Equal(c[1], Marshal.OffsetOf<Libc.EpollEvent>(nameof(Libc.EpollEvent.Data)).ToInt64());
+        }
     }
 
-    [Fact]
-    public void TcpInfo_OffsetsMatchLinuxTcpH()
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void TcpInfo_OffsetsMatchLinuxTcpH(Architecture target)
     {
-        var c = CLayout.Evaluate("#include <linux/tcp.h>",
-            "offsetof(struct tcp_info, tcpi_snd_cwnd)", "offsetof(struct tcp_info, tcpi_bytes_acked)",
-            "offsetof(struct tcp_info, tcpi_bytes_received)", "TCP_INFO");
-        Assert.Equal(c[0], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.SndCwnd)).ToInt64());
-        Assert.Equal(c[1], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.BytesAcked)).ToInt64());
-        Assert.Equal(c[2], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.BytesReceived)).ToInt64());
-        Assert.Equal(Libc.TCP_INFO, c[3]);
+        var c = CLayout.Evaluate(target, "#include <linux/tcp.h>",
+            "offsetof(struct tcp_info, tcpi_state)", "offsetof(struct tcp_info, tcpi_snd_cwnd)", "offsetof(struct tcp_info, tcpi_bytes_acked)",
+            "offsetof(struct tcp_info, tcpi_bytes_received)", "offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(__u64)");
+        Assert.Equal(c[0], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.State)).ToInt64());
+        Assert.Equal(c[1], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.SndCwnd)).ToInt64());
+        Assert.Equal(c[2], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.BytesAcked)).ToInt64());
+        Assert.Equal(c[3], Marshal.OffsetOf<TcpInfo>(nameof(TcpInfo.BytesReceived)).ToInt64());
+        Assert.Equal(c[4], Unsafe.SizeOf<TcpInfo>());
     }
 
-    [Fact]
-    public void SocketConstants_MatchAsmSocketH()
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public unsafe void CapabilityAndRlimitStructs_MatchTheHeaders(Architecture target)
     {
-        var c = CLayout.Evaluate("#include <sys/socket.h>\n#include <sys/ioctl.h>\n#include <linux/sockios.h>\n#include <fcntl.h>",
-            "SO_REUSEPORT", "SO_INCOMING_CPU", "SO_ATTACH_REUSEPORT_CBPF", "SO_ATTACH_REUSEPORT_EBPF", "SO_COOKIE",
-            "SIOCINQ", "SIOCOUTQ", "MSG_NOSIGNAL", "MSG_DONTWAIT", "SOCK_NONBLOCK", "SOCK_CLOEXEC", "SPLICE_F_NONBLOCK");
-        long[] ours = [Libc.SO_REUSEPORT, Libc.SO_INCOMING_CPU, Libc.SO_ATTACH_REUSEPORT_CBPF, Libc.SO_ATTACH_REUSEPORT_EBPF, Libc.SO_COOKIE,
-            Libc.SIOCINQ, Libc.SIOCOUTQ, Libc.MSG_NOSIGNAL, Libc.MSG_DONTWAIT, Libc.SOCK_NONBLOCK, Libc.SOCK_CLOEXEC, Libc.SPLICE_F_NONBLOCK];
-        Assert.Equal(c, ours);
+        var c = CLayout.Evaluate(target, "#include <linux/capability.h>\n#include <sys/resource.h>",
+            "sizeof(struct __user_cap_header_struct)", "offsetof(struct __user_cap_header_struct, pid)",
+            "sizeof(struct __user_cap_data_struct)", "offsetof(struct __user_cap_data_struct, permitted)",
+            "offsetof(struct __user_cap_data_struct, inheritable)",
+            "sizeof(struct rlimit)", "offsetof(struct rlimit, rlim_max)");
+        Assert.Equal(c[0], sizeof(Libc.CapUserHeader));
+        Assert.Equal(c[1], Marshal.OffsetOf<Libc.CapUserHeader>(nameof(Libc.CapUserHeader.Pid)).ToInt64());
+        Assert.Equal(c[2], sizeof(Libc.CapUserData));
+        Assert.Equal(c[3], Marshal.OffsetOf<Libc.CapUserData>(nameof(Libc.CapUserData.Permitted)).ToInt64());
+        Assert.Equal(c[4], Marshal.OffsetOf<Libc.CapUserData>(nameof(Libc.CapUserData.Inheritable)).ToInt64());
+        Assert.Equal(c[5], sizeof(Libc.RLimit));
+        Assert.Equal(c[6], Marshal.OffsetOf<Libc.RLimit>(nameof(Libc.RLimit.Maximum)).ToInt64());
     }
 
-    [Fact]
-    public void BpfEnums_MatchLinuxBpfH()
+    /// <summary>
+    /// A C# constant equals the C value when they are the same number, or the same bits at the C# type's width
+    /// (SKF_AD_OFF is a negative int in C and a uint here).
+    /// </summary>
+    private static bool SameValue(object managed, long c) => managed switch
     {
-        var c = CLayout.Evaluate("#include <linux/bpf.h>",
-            "BPF_PROG_TYPE_SK_SKB", "BPF_PROG_TYPE_SK_REUSEPORT", "BPF_MAP_TYPE_SOCKHASH", "BPF_MAP_TYPE_SOCKMAP",
-            "BPF_MAP_TYPE_REUSEPORT_SOCKARRAY", "BPF_MAP_TYPE_PERCPU_ARRAY", "BPF_SK_SKB_STREAM_VERDICT", "BPF_SK_SKB_VERDICT",
-            "BPF_SK_REUSEPORT_SELECT_OR_MIGRATE");
-        long[] ours = [Libbpf.BPF_PROG_TYPE_SK_SKB, Libbpf.BPF_PROG_TYPE_SK_REUSEPORT, Libbpf.BPF_MAP_TYPE_SOCKHASH, Libbpf.BPF_MAP_TYPE_SOCKMAP,
-            Libbpf.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, Libbpf.BPF_MAP_TYPE_PERCPU_ARRAY, Libbpf.BPF_SK_SKB_STREAM_VERDICT, Libbpf.BPF_SK_SKB_VERDICT,
-            Libbpf.BPF_SK_REUSEPORT_SELECT_OR_MIGRATE];
-        Assert.Equal(c, ours);
-    }
+        int v => v == c,
+        uint v => v == c || v == unchecked((uint)c) && c is >= int.MinValue and < 0,
+        ushort v => v == c,
+        ulong v => unchecked((long)v) == c,
+        _ => throw new InvalidOperationException($"unexpected constant type {managed.GetType()}"),
+    };
 }

@@ -201,7 +201,7 @@ public sealed class AcceptBackoffTests
     private static async Task<List<JsonElement>> ReadWorkersAsync(ProxyHostProcess host)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var json = await http.GetStringAsync(host.HttpUrl.TrimEnd('/') + "/bpfsteer/status").DefaultTimeout();
+        var json = await http.GetStringAsync(host.AdminUrl.TrimEnd('/') + "/bpfsteer/status").DefaultTimeout();
         using var doc = JsonDocument.Parse(json);
         return doc.RootElement.GetProperty("transport").GetProperty("workers").EnumerateArray().Select(w => w.Clone()).ToList();
     }

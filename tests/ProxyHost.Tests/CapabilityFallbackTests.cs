@@ -23,7 +23,7 @@ public sealed class CapabilityFallbackTests
         await Clients.EchoThroughAsync(host.TcpRoutes["demo-greeter"], 4096, greeting.Length, greeting);
         Assert.StartsWith("Hello from the ProxyHost demo HTTP backend.", await Clients.CurlAsync(host.HttpUrl + "/"));
 
-        var status = await Clients.WaitForStatusAsync(host.HttpUrl,
+        var status = await Clients.WaitForStatusAsync(host.AdminUrl,
             s => DemoDefaultTests.Counter(Clients.Route(s, "demo-echo"), "bytesBackendToClient") >= 256 * 1024,
             "the user-space echo route's bytes");
         foreach (var route in status.GetProperty("routes").EnumerateArray())
@@ -38,7 +38,7 @@ public sealed class CapabilityFallbackTests
         Assert.False(status.GetProperty("forwarder").GetProperty("sockmapUsable").GetBoolean());
 
         // Degraded, not Unhealthy: every route still serves (200), and the reason is in the body.
-        using var health = JsonDocument.Parse(await Clients.CurlAsync(host.HttpUrl + "/healthz"));
+        using var health = JsonDocument.Parse(await Clients.CurlAsync(host.AdminUrl + "/healthz"));
         Assert.Equal("Degraded", health.RootElement.GetProperty("checks").GetProperty("bpf").GetProperty("status").GetString());
         Assert.Contains("Sockmap is not usable", health.RootElement.GetProperty("checks").GetProperty("bpf").GetProperty("description").GetString());
         host.AssertNoErrorsLogged();

@@ -33,7 +33,7 @@ public sealed class ConfigFileTests
             Assert.Equal(["mine"], host.TcpRoutes.Keys);
 
             await Clients.EchoThroughAsync(host.TcpRoutes["mine"], 300_000);
-            await Clients.WaitForStatusAsync(host.HttpUrl,
+            await Clients.WaitForStatusAsync(host.AdminUrl,
                 s => DemoDefaultTests.Counter(Clients.Route(s, "mine"), "bytesClientToBackend") >= 300_000, "the route's bytes");
             host.AssertNoErrorsLogged();
         }

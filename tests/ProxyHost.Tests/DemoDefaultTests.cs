@@ -31,23 +31,23 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task HttpRoute_Curl_ReachesDemoBackendAndTransportCountsIt()
     {
-        var before = AcceptedTotal(await Clients.StatusAsync(Host.HttpUrl));
+        var before = AcceptedTotal(await Clients.StatusAsync(Host.AdminUrl));
         var body = await Clients.CurlAsync(Host.HttpUrl + "/");
         Assert.StartsWith("Hello from the ProxyHost demo HTTP backend.", body);
 
         // Each curl is a new connection to the BpfSteer transport: the two status calls and the curl above.
-        var after = AcceptedTotal(await Clients.StatusAsync(Host.HttpUrl));
+        var after = AcceptedTotal(await Clients.StatusAsync(Host.AdminUrl));
         Assert.True(after >= before + 2, $"accepted went from {before} to {after}");
     }
 
     [Fact]
     public async Task EchoRoute_OneMegabyte_ForwardedExactlyAndCountedInStatus()
     {
-        var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-echo");
+        var before = Clients.Route(await Clients.StatusAsync(Host.AdminUrl), "demo-echo");
         const int size = 1 << 20;
         await Clients.EchoThroughAsync(Host.TcpRoutes["demo-echo"], size);
 
-        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.HttpUrl,
+        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.AdminUrl,
             s => Counter(Clients.Route(s, "demo-echo"), "bytesBackendToClient") >= Counter(before, "bytesBackendToClient") + size,
             "the echo route's bytes"), "demo-echo");
         Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
@@ -65,12 +65,12 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task GreeterRoute_ServerSpeaksFirst_GreetingArrivesAndBothDirectionsCounted()
     {
-        var before = Clients.Route(await Clients.StatusAsync(Host.HttpUrl), "demo-greeter");
+        var before = Clients.Route(await Clients.StatusAsync(Host.AdminUrl), "demo-greeter");
         const int size = 64 * 1024;
         await Clients.EchoThroughAsync(Host.TcpRoutes["demo-greeter"], size, Greeting.Length, Encoding.ASCII.GetBytes(Greeting));
 
         var expectedBack = Counter(before, "bytesBackendToClient") + size + Greeting.Length;
-        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.HttpUrl,
+        var route = Clients.Route(await Clients.WaitForStatusAsync(Host.AdminUrl,
             s => Counter(Clients.Route(s, "demo-greeter"), "bytesBackendToClient") >= expectedBack,
             "the greeter route's bytes"), "demo-greeter");
         Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
@@ -80,7 +80,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task StatusJson_Demo_HasEveryContractFieldWithItsType()
     {
-        var status = await Clients.StatusAsync(Host.HttpUrl);
+        var status = await Clients.StatusAsync(Host.AdminUrl);
 
         var workers = status.GetProperty("transport").GetProperty("workers").EnumerateArray().ToList();
         Assert.Equal(Environment.ProcessorCount, workers.Count);
@@ -121,7 +121,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task Healthz_DemoAsRoot_BpfAndRoutesHealthy()
     {
-        using var doc = JsonDocument.Parse(await Clients.CurlAsync(Host.HttpUrl + "/healthz"));
+        using var doc = JsonDocument.Parse(await Clients.CurlAsync(Host.AdminUrl + "/healthz"));
         var checks = doc.RootElement.GetProperty("checks");
         Assert.Equal("Healthy", checks.GetProperty("bpf").GetProperty("status").GetString());
         Assert.Equal("Healthy", checks.GetProperty("routes").GetProperty("status").GetString());
@@ -132,11 +132,87 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
     [Fact]
     public async Task StatusPage_Get_IsSelfContainedHtml()
     {
-        var html = await Clients.CurlAsync(Host.HttpUrl + "/bpfsteer");
+        var html = await Clients.CurlAsync(Host.AdminUrl + "/bpfsteer");
         Assert.StartsWith("<!DOCTYPE html>", html);
         Assert.Contains("/bpfsteer/status", html);
         Assert.DoesNotMatch(@"(src|href)\s*=\s*""https?://", html);
     }
+
+    [Fact]
+    public async Task ProxyPort_HealthzWithoutProxyHealthPath_ForwardedToTheDemoBackend()
+    {
+        // Off by default: /healthz on the proxy's port belongs to the proxied application (here the demo backend).
+        var (status, body) = await Clients.CurlStatusAsync(Host.HttpUrl + "/healthz");
+        Assert.Equal(404, status);
+        Assert.StartsWith("The ProxyHost demo HTTP backend has nothing at GET /healthz", body);
+    }
+
+    [Fact]
+    public async Task Metrics_AfterHttpAndTcpTraffic_EveryMeterExportsNonZeroSeries()
+    {
+        Assert.StartsWith("Hello from the ProxyHost demo HTTP backend.", await Clients.CurlAsync(Host.HttpUrl + "/"));
+        await Clients.EchoThroughAsync(Host.TcpRoutes["demo-echo"], 64 * 1024);
+
+        // One series per meter, each of which the traffic above must have moved (the exporter caches a scrape briefly).
+        (string Meter, string Series, string[] Labels)[] expected =
+        [
+            ("BpfSteer.Transport", "bpfsteer_transport_accepted_total", []),
+            ("Yarp.SockmapForwarder", "yarp_sockmap_tcp_connections_total", ["route=\"demo-echo\""]),
+            ("Yarp.SockmapForwarder", "yarp_sockmap_tcp_bytes_total", ["route=\"demo-echo\"", "direction=\"client_to_backend\""]),
+            ("Microsoft.AspNetCore.Server.Kestrel", "kestrel_connection_duration_seconds_count", []),
+            ("Microsoft.AspNetCore.Hosting", "http_server_request_duration_seconds_count", ["http_route=\"{**catch-all}\"", "http_response_status_code=\"200\""]),
+            ("System.Net.Http", "http_client_request_duration_seconds_count", [$"server_port=\"{DemoBackendPort()}\"", "http_response_status_code=\"200\""]),
+        ];
+        var missing = expected.Select(e => e.Series).ToList();
+        var text = "";
+        for (var i = 0; i < 40 && missing.Count > 0; i++)
+        {
+            text = await Clients.CurlAsync(Host.AdminUrl + "/metrics");
+            missing = expected.Where(e => Sum(text, e.Meter, e.Series, e.Labels) <= 0).Select(e => $"{e.Meter}: {e.Series} {string.Join(",", e.Labels)}").ToList();
+            if (missing.Count > 0)
+            {
+                await Task.Delay(250);
+            }
+        }
+        Assert.True(missing.Count == 0, $"no non-zero series for {string.Join("; ", missing)} in:\n{text}");
+    }
+
+    [Fact]
+    public async Task TryCommands_Demo_EachWorksAsPrinted()
+    {
+        // Every suggested command uses what eng/install-prereqs.sh installs (curl, socat) and must work as printed.
+        var commands = Host.TryCommands;
+        Assert.Equal(6, commands.Count);
+        Assert.All(commands, c => Assert.Matches(@"^(curl|echo hello \| socat|socat) ", c));
+        string[] expectedOutput =
+        [
+            "Hello from the ProxyHost demo HTTP backend.",
+            "hello",
+            Greeting.TrimEnd() + "\ntyped by a person",
+            "\"version\": 1",
+            "\"status\": \"Healthy\"",
+            "# TYPE bpfsteer_transport_accepted_total counter",
+        ];
+        for (var i = 0; i < commands.Count; i++)
+        {
+            // The greeter line is interactive (socat reads the terminal): wait for the greeting, type a line, then Ctrl-D.
+            var typed = commands[i].StartsWith("socat ", StringComparison.Ordinal) ? "typed by a person\n" : null;
+            var (code, output) = await Clients.RunShellAsync(commands[i], typed, waitFor: typed is null ? null : "ready");
+            Assert.True(code == 0, $"`{commands[i]}` exited {code}: {output}");
+            Assert.Contains(expectedOutput[i], output.Replace("\r\n", "\n"));
+        }
+    }
+
+    /// <summary>The sum of the samples of <paramref name="series"/> from <paramref name="meter"/> that carry every label given.</summary>
+    private static double Sum(string scrape, string meter, string series, string[] labels) =>
+        scrape.Split('\n')
+            .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal)
+                && labels.Append($"otel_scope_name=\"{meter}\"").All(label => l.Contains(label, StringComparison.Ordinal)))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The demo HTTP backend's port, from the start-up log line that names it.</summary>
+    private int DemoBackendPort() =>
+        int.Parse(System.Text.RegularExpressions.Regex.Match(Host.Output, @"Demo backends started: HTTP http://127\.0\.0\.1:(\d+)/").Groups[1].Value);
 
     internal static long Counter(JsonElement e, string name) => e.GetProperty(name).GetInt64();
 

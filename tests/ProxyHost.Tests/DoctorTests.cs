@@ -77,7 +77,7 @@ public sealed class DoctorTests
     [Fact]
     public async Task Doctor_LowPortWithoutCapabilities_ExitsOneNamingNetBindService()
     {
-        using var config = new TempConfig("""{ "Urls": "http://127.0.0.1:81" }""");
+        using var config = new TempConfig("""{ "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:81" } } } }""");
         var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path], Capabilities.DropAll);
         Assert.True(code == 1, output);
         Assert.Contains("CAP_NET_BIND_SERVICE is missing", output);
@@ -97,8 +97,52 @@ public sealed class DoctorTests
             """);
         var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path]);
         Assert.True(code == 1, output);
-        Assert.Contains("Urls is 'http://127.0.0.1:8080' but TCP routes exist", output);
+        Assert.Contains("Urls is 'http://127.0.0.1:8080', which Kestrel ignores", output);
         Assert.Contains("Kestrel:Endpoints", output);
+    }
+
+    [Fact]
+    public async Task Doctor_AdminUrlBeyondLoopback_WarnsWithFixAndExitsZero()
+    {
+        var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--BpfSteer:Admin:Url=http://0.0.0.0:0"]);
+        Assert.True(code == 0, output);
+        Assert.Contains("[warn] admin      BpfSteer:Admin:Url is 'http://0.0.0.0:0': the admin listener is reachable beyond loopback", output);
+        Assert.Contains("fix: Keep BpfSteer:Admin:Url on 127.0.0.1", output);
+    }
+
+    [Fact]
+    public async Task Doctor_DefaultAdminUrl_OkOnLoopback()
+    {
+        var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor"]);
+        Assert.True(code == 0, output);
+        Assert.Contains("[ ok ] admin      BpfSteer:Admin:Url is 'http://127.0.0.1:0': the status page, JSON, health and metrics are on loopback only", output);
+    }
+
+    [Fact]
+    public async Task Doctor_AdminUrlSameAsTcpRoute_ExitsOneNamingBothKeys()
+    {
+        using var config = new TempConfig("""
+            {
+              "BpfSteer": { "Admin": { "Url": "http://127.0.0.1:6380" } },
+              "ReverseProxy": {
+                "TcpRoutes": { "db": { "Listen": "*:6380", "ClusterId": "db" } },
+                "Clusters": { "db": { "Destinations": { "d1": { "Address": "tcp://127.0.0.1:6379" } } } }
+              }
+            }
+            """);
+        var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path]);
+        Assert.True(code == 1, output);
+        Assert.Contains("[FAIL] admin      BpfSteer:Admin:Url is 'http://127.0.0.1:6380', the same endpoint as ReverseProxy:TcpRoutes:db:Listen '*:6380'", output);
+    }
+
+    [Fact]
+    public async Task Doctor_ConfigFileNotJson_ExitsTwoNamingFileAndLine()
+    {
+        using var config = new TempConfig("{\n  \"Urls\": \n}\n");
+        var (code, output) = await ProxyHostProcess.RunToExitAsync(["doctor", "--config", config.Path]);
+        Assert.True(code == 2, output);
+        Assert.StartsWith($"ProxyHost doctor: cannot read the configuration file '{config.Path}': line 3, position 1: ", output);
+        Assert.DoesNotContain("   at ", output);
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class SockmapModeTests
         Assert.Equal(payload, echo);
 
         // While it is open the route reports the observed path and where the verdict ran.
-        var status = await Clients.WaitForStatusAsync(host.HttpUrl, s =>
+        var status = await Clients.WaitForStatusAsync(host.AdminUrl, s =>
         {
             var r = Clients.Route(s, "demo-echo");
             return r.GetProperty("mode").GetString() == "Sockmap" && r.GetProperty("verdictRunsPerCpu").EnumerateArray().Sum(v => v.GetInt64()) > 0;

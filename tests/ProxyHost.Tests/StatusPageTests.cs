@@ -36,7 +36,7 @@ public sealed class StatusPageTests
     public async Task StatusPage_WhileTrafficRuns_NumbersShownMove()
     {
         await using var host = await ProxyHostProcess.StartAsync([]);
-        await using var browser = await HeadlessChromium.OpenAsync(host.HttpUrl + "/bpfsteer");
+        await using var browser = await HeadlessChromium.OpenAsync(host.AdminUrl + "/bpfsteer");
 
         var first = await WaitForPageAsync(browser, p => p.GetProperty("polls").GetInt32() >= 1, "a first poll");
         Assert.Equal("", first.GetProperty("error").GetString());

@@ -1,5 +1,6 @@
 using System.Reflection;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using BpfSteer.Transport;
 using BpfSteer.Transport.Internal;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,7 +28,7 @@ public class WorkerFailureTests
         var worker = state.CurrentPool!.Workers[0];
         Assert.Equal(0, worker.Cpu);
 
-        var epoll = (Epoll)typeof(Worker).GetField("_epoll", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(worker)!;
+        var epoll = (Epoll)typeof(EventLoop).GetField("_epoll", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(worker)!;
         var handle = (SafeFileDescriptorHandle)typeof(Epoll).GetField("_epoll", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(epoll)!;
         Libc.Close(handle.Detach());
         worker.Schedule(static _ => { }, null); // wake it: the next epoll_wait fails

@@ -42,6 +42,29 @@ public class TcpRouteConfigValidationTests
     }
 
     [Fact]
+    public void Build_RouteWithBadModePortAndCluster_EveryProblemOfTheRouteListed()
+    {
+        // A syntax problem (Mode) must not hide the route's other problems (Listen port, ClusterId).
+        var config = new ProxyConfig()
+            .Cluster("tcp", null, ("d1", "tcp://127.0.0.1:1"))
+            .Route("r", "nope", listen: "127.0.0.1:99999", settings: ("Mode", "Fast"));
+
+        var ex = Assert.Throws<InvalidOperationException>(() => ProxyApp.Build(config, TransportKind.Sockets, new TestLogSink(), out _));
+
+        string[] expected =
+        [
+            "The Mode 'Fast' set on the TCP route 'r' is not one of Auto, Sockmap, UserSpace.",
+            "The Listen '127.0.0.1:99999' set on the TCP route 'r' has the port 99999; a port is 0 (any free port) to 65535.",
+            "The ClusterId 'nope' set on the TCP route 'r' does not name a cluster",
+        ];
+        foreach (var message in expected)
+        {
+            Assert.Contains(message, ex.Message);
+        }
+        Assert.Equal(expected.Length, Assert.IsType<AggregateException>(ex.InnerException).InnerExceptions.Count);
+    }
+
+    [Fact]
     public void Build_DuplicateListenEndpoint_NamesBothRoutes()
     {
         var port = Net.FreePort();

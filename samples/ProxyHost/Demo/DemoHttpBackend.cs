@@ -37,6 +37,11 @@ internal sealed class DemoHttpBackend : IAsyncDisposable
             response.ContentType = request.ContentType ?? "application/octet-stream";
             await request.Body.CopyToAsync(response.Body);
         });
+        // Any other path: say who answered, so a request the proxy forwarded (e.g. /healthz on the proxy's port, which
+        // belongs to the proxied application, not to ProxyHost) is recognisable.
+        app.MapFallback((HttpContext ctx) => Results.Text(
+            $"The ProxyHost demo HTTP backend has nothing at {ctx.Request.Method} {ctx.Request.Path}; ProxyHost's own pages are on its admin listener.\n",
+            statusCode: StatusCodes.Status404NotFound));
 
         await app.StartAsync(cancellationToken);
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ProxyHost.Admin;
 using ProxyHost.Hosting;
 
 namespace ProxyHost.Doctor;
@@ -78,11 +79,11 @@ internal static class ConfigChecks
             }
         }
 
-        // Kestrel ignores Urls as soon as code defines an endpoint, and every TCP route is one.
-        if (tcpRoutes.Count > 0 && !string.IsNullOrEmpty(configuration["Urls"]))
+        // Kestrel ignores Urls as soon as code defines an endpoint: the admin listener always is one, and so is every TCP route.
+        if (!string.IsNullOrEmpty(configuration["Urls"]))
         {
             failures++;
-            yield return DoctorCheck.Fail("config", $"Urls is '{configuration["Urls"]}' but TCP routes exist: Kestrel ignores Urls once code defines endpoints, so no HTTP endpoint would listen there.",
+            yield return DoctorCheck.Fail("config", $"Urls is '{configuration["Urls"]}', which Kestrel ignores once code defines endpoints (the admin listener and every TCP route are), so no HTTP endpoint would listen there.",
                 "Move it to Kestrel:Endpoints, e.g. \"Kestrel\": { \"Endpoints\": { \"Http\": { \"Url\": \"http://0.0.0.0:8080\" } } } (or --Kestrel:Endpoints:Http:Url=...).");
         }
 
@@ -92,11 +93,12 @@ internal static class ConfigChecks
         }
     }
 
-    /// <summary>Ports of every HTTP URL (Urls, Kestrel:Endpoints) and TCP route listen endpoint, for the low-port check.</summary>
+    /// <summary>Ports of every HTTP URL (Urls, Kestrel:Endpoints), TCP route listen endpoint and the admin listener, for the low-port check.</summary>
     public static IReadOnlyList<int> ListenPorts(IConfiguration configuration, IReadOnlyList<TcpRouteSettings> tcpRoutes)
     {
         var urls = (configuration["Urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>());
+            .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>())
+            .Append(configuration[AdminOptions.UrlKey] ?? AdminOptions.DefaultUrl);
         var ports = new List<int>();
         foreach (var url in urls)
         {
@@ -117,7 +119,7 @@ internal static class ConfigChecks
         return ports;
     }
 
-    private static string? PortInUse(IPEndPoint endPoint)
+    public static string? PortInUse(IPEndPoint endPoint)
     {
         if (endPoint.Port == 0)
         {

@@ -21,7 +21,7 @@ internal static class DoctorCommand
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or FormatException or ArgumentException)
         {
-            output.WriteLine($"ProxyHost doctor: cannot read the configuration: {ex.Message}");
+            output.WriteLine($"ProxyHost doctor: {(ConfigFileError.TryDescribe(ex, out var message) ? message : "cannot read the configuration: " + ex.Message)}");
             return 2;
         }
 
@@ -29,6 +29,7 @@ internal static class DoctorCommand
         var checks = new List<DoctorCheck>();
         checks.AddRange(SystemChecks.Run(tcpRoutes, ConfigChecks.ListenPorts(configuration, tcpRoutes)));
         checks.AddRange(ConfigChecks.Run(configuration, tcpRoutes, isDemo));
+        checks.AddRange(AdminChecks.Run(configuration));
 
         output.WriteLine($"ProxyHost doctor: configuration from {source}");
         foreach (var check in checks)

@@ -33,7 +33,7 @@ internal sealed record RouteSource(bool IsDemo, string Description)
             return new RouteSource(false, "appsettings.json, environment variables and the command line");
         }
 
-        // Lowest priority: anything from environment or command line (e.g. --Urls) still overrides the demo.
+        // Lowest priority: anything from environment or command line (e.g. --Kestrel:Endpoints:Http:Url) still overrides the demo.
         builder.Configuration.Sources.Insert(0, new JsonStreamConfigurationSource { Stream = OpenDemoConfig() });
         return new RouteSource(true, "the embedded demo configuration (DefaultConfig/demo.json) with in-process demo backends");
     }

@@ -3,6 +3,8 @@ using BpfSteer;
 using BpfSteer.Transport;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+using ProxyHost.Admin;
 using ProxyHost.Demo;
 using ProxyHost.Status;
 using Yarp.ReverseProxy;
@@ -12,7 +14,8 @@ namespace ProxyHost.Hosting;
 
 /// <summary>
 /// The block printed once the host listens: what runs where and why, then the addresses to try. Tests and scripts
-/// parse the "Listening:" lines (<c>  http URL</c> and <c>  tcp ROUTE ENDPOINT</c>), so keep their shape.
+/// parse the "Listening:" lines (<c>  http URL</c>, <c>  tcp ROUTE ENDPOINT</c>, then <c>  admin URL</c>), so keep
+/// their shape; every line of the demo's "Try" block is a shell command that works after the README's install step.
 /// </summary>
 internal static class StartupSummary
 {
@@ -22,7 +25,16 @@ internal static class StartupSummary
         var transport = services.GetService<IBpfSteerTransportStatus>();
         var forwarder = services.GetService<ISockmapForwarderStatus>();
         var kernel = KernelFeatures.Current;
-        Log(services.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyHost"), source, demo, transport, forwarder, kernel);
+        var admin = services.GetRequiredService<AdminListener>();
+        var adminUrl = admin.BoundUrl!;
+        var adminExposed = admin.Url is { IsLoopback: false };
+        var proxyHealthPath = services.GetRequiredService<IOptions<AdminOptions>>().Value.ProxyHealthPath;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("ProxyHost");
+        Log(logger, source, demo, transport, forwarder, kernel);
+        if (adminExposed)
+        {
+            ProxyHostLog.AdminListenerNotLoopback(logger, admin.BoundDescription!, AdminOptions.UrlKey);
+        }
         var o = new StringWriter();
 
         o.WriteLine("BpfSteer ProxyHost");
@@ -67,7 +79,14 @@ internal static class StartupSummary
         }
 
         var tcpListens = (forwarder?.Routes ?? []).Select(r => r.Listen).ToHashSet();
-        var httpUrls = HttpUrls(services, tcpListens);
+        var httpUrls = HttpUrls(services, tcpListens, adminUrl);
+        o.WriteLine(adminExposed
+            ? $"  Admin        {admin.BoundDescription}: status page, JSON, health and metrics, reachable beyond loopback ({AdminOptions.UrlKey})"
+            : $"  Admin        {adminUrl}: status page, JSON, health and metrics, loopback only");
+        if (proxyHealthPath is not null)
+        {
+            o.WriteLine($"  Health       {proxyHealthPath} on the proxy's HTTP endpoints too, status word only ({AdminOptions.ProxyHealthPathKey})");
+        }
         o.WriteLine("Listening:");
         foreach (var url in httpUrls)
         {
@@ -77,14 +96,15 @@ internal static class StartupSummary
         {
             o.WriteLine($"  tcp {route.Id} {route.Listen}");
         }
+        o.WriteLine($"  admin {adminUrl}");
 
         if (demo is not null)
         {
-            PrintDemoHints(o, httpUrls.FirstOrDefault(), forwarder);
+            PrintDemoHints(o, httpUrls.FirstOrDefault(), adminUrl, forwarder);
         }
-        else if (httpUrls.FirstOrDefault() is { } url)
+        else
         {
-            o.WriteLine($"Status: {url}/bpfsteer (page), {url}/bpfsteer/status (JSON), {url}/healthz");
+            o.WriteLine($"Admin: {adminUrl}/bpfsteer (page), {adminUrl}/bpfsteer/status (JSON), {adminUrl}{AdminEndpoints.HealthPath}, {adminUrl}{AdminEndpoints.MetricsPath} (Prometheus)");
         }
         o.WriteLine("ProxyHost is ready.");
         output.Write(o.ToString());
@@ -120,36 +140,46 @@ internal static class StartupSummary
         }
     }
 
-    private static void PrintDemoHints(StringWriter o, string? url, ISockmapForwarderStatus? forwarder)
+    // Every line under "Try" is a command a fresh machine runs after eng/install-prereqs.sh (curl, socat); a test runs
+    // each against the demo. The page needs a browser, so it is named outside that block.
+    private static void PrintDemoHints(StringWriter o, string? url, string adminUrl, ISockmapForwarderStatus? forwarder)
     {
         var echo = forwarder?.Routes.FirstOrDefault(r => r.Id == DemoBackends.EchoClusterId)?.Listen;
         var greeter = forwarder?.Routes.FirstOrDefault(r => r.Id == DemoBackends.GreeterClusterId)?.Listen;
-        o.WriteLine("Try (demo backends run inside this process):");
+        var commands = new List<(string Command, string Comment)>();
         if (url is not null)
         {
-            o.WriteLine($"  curl {url}/                      # HTTP route -> demo HTTP backend");
+            commands.Add(($"curl {url}/", "HTTP route -> demo HTTP backend"));
         }
         if (echo is not null && IPEndPoint.TryParse(echo, out var e))
         {
-            o.WriteLine($"  echo hello | nc -q1 {e.Address} {e.Port}      # TCP route -> echo backend (client speaks first)");
+            commands.Add(($"echo hello | socat -t5 - TCP:{e}", "TCP route -> echo backend (client speaks first)"));
         }
         if (greeter is not null && IPEndPoint.TryParse(greeter, out var g))
         {
-            o.WriteLine($"  nc {g.Address} {g.Port}                       # TCP route -> greeter (server speaks first)");
+            commands.Add(($"socat - TCP:{g}", "TCP route -> greeter (server speaks first; type, Ctrl-D ends)"));
         }
-        if (url is not null)
+        commands.Add(($"curl {adminUrl}/bpfsteer/status", "admin listener: status JSON"));
+        commands.Add(($"curl {adminUrl}{AdminEndpoints.HealthPath}", "admin listener: health checks"));
+        commands.Add(($"curl {adminUrl}{AdminEndpoints.MetricsPath}", "admin listener: Prometheus metrics"));
+
+        o.WriteLine("Try (demo backends run inside this process):");
+        var width = commands.Max(c => c.Command.Length) + 2;
+        foreach (var (command, comment) in commands)
         {
-            o.WriteLine($"  open {url}/bpfsteer   curl {url}/bpfsteer/status   curl {url}/healthz");
+            o.WriteLine($"  {command.PadRight(width)}# {comment}");
         }
-        o.WriteLine("  add --ReverseProxy:TcpRoutes:demo-echo:Mode=Sockmap to force the in-kernel path on the echo route");
+        o.WriteLine($"Open {adminUrl}/bpfsteer in a browser for the live status page.");
+        o.WriteLine("Add --ReverseProxy:TcpRoutes:demo-echo:Mode=Sockmap to force the in-kernel path on the echo route.");
     }
 
-    // Kestrel lists every endpoint it bound, the TCP routes' included; the HTTP ones are the others.
-    private static List<string> HttpUrls(IServiceProvider services, HashSet<string> tcpListens)
+    // Kestrel lists every endpoint it bound, the TCP routes' and the admin listener's included; the HTTP ones are the others.
+    private static List<string> HttpUrls(IServiceProvider services, HashSet<string> tcpListens, string adminUrl)
     {
         var addresses = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var adminPort = new Uri(adminUrl).Port;
         return addresses
-            .Where(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && !tcpListens.Contains($"{u.Host}:{u.Port}"))
+            .Where(a => Uri.TryCreate(a, UriKind.Absolute, out var u) && !tcpListens.Contains($"{u.Host}:{u.Port}") && u.Port != adminPort)
             .Select(a => a.TrimEnd('/'))
             .ToList();
     }

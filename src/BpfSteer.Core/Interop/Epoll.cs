@@ -33,8 +33,6 @@ internal sealed unsafe class Epoll : IDisposable
 
     public void Add(SafeHandle fd, uint events, ulong data) => TryControl(EPOLL_CTL_ADD, fd, events, data).ThrowOnError("epoll_ctl(ADD)");
 
-    public void Modify(SafeHandle fd, uint events, ulong data) => TryControl(EPOLL_CTL_MOD, fd, events, data).ThrowOnError("epoll_ctl(MOD)");
-
     /// <summary>Removes <paramref name="fd"/>; a descriptor already closed or never added is not an error.</summary>
     public PosixResult Remove(SafeHandle fd) => TryControl(EPOLL_CTL_DEL, fd, 0, 0);
 

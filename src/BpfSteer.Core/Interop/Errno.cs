@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace BpfSteer.Interop;
 
-/// <summary>errno values used by name in this code base (x86-64 / generic Linux).</summary>
+/// <summary>errno values used by name in this code base (the generic Linux numbers: x64 and arm64).</summary>
 internal static class Errno
 {
     internal const int EPERM = 1;

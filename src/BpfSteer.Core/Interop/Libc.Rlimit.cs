@@ -6,7 +6,7 @@ internal static partial class Libc
 {
     internal const int RLIMIT_NOFILE = 7;
 
-    /// <summary>struct rlimit: soft and hard limit (rlim_t is 64-bit on x86-64).</summary>
+    /// <summary>struct rlimit: soft and hard limit (rlim_t is 64-bit on x64 and arm64).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct RLimit
     {

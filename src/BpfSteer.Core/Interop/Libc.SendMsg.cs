@@ -4,7 +4,7 @@ namespace BpfSteer.Interop;
 
 internal static partial class Libc
 {
-    /// <summary>struct iovec (16 bytes on x86-64).</summary>
+    /// <summary>struct iovec (16 bytes on x64 and arm64).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct IoVec
     {
@@ -12,7 +12,7 @@ internal static partial class Libc
         public nuint Length;
     }
 
-    /// <summary>struct msghdr (56 bytes on x86-64): name, iov and control pointers with their lengths, flags.</summary>
+    /// <summary>struct msghdr (56 bytes on x64 and arm64): name, iov and control pointers with their lengths, flags.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe struct MsgHdr
     {

@@ -4,7 +4,7 @@ namespace BpfSteer.Interop;
 
 internal static partial class Libc
 {
-    // Levels and options (x86-64 values; see socket(7), tcp(7)).
+    // Levels and options (socket(7), tcp(7)): the generic Linux numbers, the same on x64 and arm64.
     internal const int SOL_SOCKET = 1;
     internal const int IPPROTO_TCP = 6;
     internal const int SO_REUSEADDR = 2;

@@ -12,7 +12,6 @@ internal sealed partial class BpfSteerConnection :
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IBpfSteerConnectionFeature, IWorkerLoopFeature
 {
-    private IWorkerLoop? _loop;
 
     public override IFeatureCollection Features => _features ??= CreateFeatures();
 
@@ -20,7 +19,7 @@ internal sealed partial class BpfSteerConnection :
 
     public int IncomingCpu { get; }
 
-    IWorkerLoop IWorkerLoopFeature.Loop => _loop ??= WorkerLoop.Of(_worker);
+    IWorkerLoop IWorkerLoopFeature.Loop => _worker;
 
     public ulong SocketCookie { get; }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace BpfSteer.Transport.Internal;
 /// thread with non-blocking recv/send, woken by edge-triggered epoll. Shaped like Kestrel's SocketConnection: the same
 /// abort, graceful-FIN and ConnectionClosed rules. Split by concern: Receive, Send, Features, Handoff.
 /// </summary>
-internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHandler
+internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoopHandler
 {
     private const uint EpollEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
@@ -58,7 +59,7 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEpollHand
         var maxWrite = options.MaxWriteBufferSize ?? 0;
         _input = new Pipe(new PipeOptions(worker.MemoryPool, appScheduler, worker, maxRead, maxRead / 2, useSynchronizationContext: false));
         // Sends run on the flushing thread unless that is the worker (SendScheduler).
-        var sendScheduler = SendOnWorkerExperiment ? (PipeScheduler)worker : WorkerLoop.Of(worker).SendScheduler;
+        var sendScheduler = SendOnWorkerExperiment ? (PipeScheduler)worker : worker.SendScheduler;
         _output = new Pipe(new PipeOptions(worker.MemoryPool, sendScheduler, appScheduler, maxWrite, maxWrite / 2, useSynchronizationContext: false));
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using Microsoft.Extensions.Logging;
 using static BpfSteer.Interop.Libc;
 
@@ -10,7 +11,7 @@ namespace BpfSteer.Transport.Internal;
 /// A worker's member of one endpoint's reuseport group: this is where a connection is accepted, on the worker thread,
 /// and where its CPU facts (SO_INCOMING_CPU, SO_COOKIE) are read and counted.
 /// </summary>
-internal sealed class WorkerListener : IEpollHandler
+internal sealed class WorkerListener : IEventLoopHandler
 {
     // Per wake-up, so one busy listener cannot starve the worker's connections (level-triggered: the rest comes next round).
     private const int AcceptBatch = 64;

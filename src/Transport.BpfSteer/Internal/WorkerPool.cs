@@ -23,7 +23,7 @@ internal sealed class WorkerPool
     public List<Worker> Workers { get; } = new();
 
     /// <summary>The workers as <see cref="IWorkerLoop"/>s, in the same order.</summary>
-    public IReadOnlyList<IWorkerLoop> Loops { get; private set; } = [];
+    public IReadOnlyList<IWorkerLoop> Loops => Workers;
 
     public static async Task<WorkerPool> StartAsync(IReadOnlyList<int> cpus, Func<int, WorkerCounters> counters,
         IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication)
@@ -38,9 +38,8 @@ internal sealed class WorkerPool
             {
                 pool._ownedPools.Add(memory);
             }
-            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, logger));
+            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, inlineApplication, logger));
         }
-        pool.Loops = pool.Workers.Select(w => WorkerLoop.Attach(w, inlineApplication)).ToArray();
         try
         {
             await Task.WhenAll(pool.Workers.Select(w => w.StartAsync())).ConfigureAwait(false);
@@ -63,7 +62,7 @@ internal sealed class WorkerPool
             {
                 await worker.InvokeAsync(() =>
                 {
-                    WorkerLoop.Of(worker).OnStopping();
+                    worker.OnStopping();
                     foreach (var connection in worker.Connections.ToArray())
                     {
                         connection.Abort(new ConnectionAbortedException("The BpfSteer transport is stopping."));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using BpfSteer;
+using BpfSteer.Interop;
 using Microsoft.Extensions.Logging;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
 using Yarp.SockmapForwarder.DataPath.Steering;
@@ -29,6 +30,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
 
     public DataPathForwarder(ILoggerFactory loggerFactory, DataPathForwarderOptions? options = null)
     {
+        NativeAbi.ThrowIfUnchecked("The sockmap forwarder");
         _logger = loggerFactory.CreateLogger("Yarp.SockmapForwarder.DataPath");
         _options = options ?? new DataPathForwarderOptions();
         if (_options.SockmapCapacity <= 0)

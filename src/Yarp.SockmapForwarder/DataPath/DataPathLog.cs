@@ -28,4 +28,10 @@ internal static partial class DataPathLog
 
     [LoggerMessage(4107, LogLevel.Error, "Route '{RouteId}': a retransmitted segment overlapped forwarded bytes and its head could not be cut ({Direction}); the connection is reset rather than corrupted.")]
     public static partial void OverlapNotCut(ILogger logger, string routeId, string direction);
+
+    [LoggerMessage(4108, LogLevel.Error, "Unexpected exception on the {Loop} thread.")]
+    public static partial void LoopHandlerFailed(ILogger logger, string loop, Exception exception);
+
+    [LoggerMessage(4109, LogLevel.Critical, "The {Loop} thread stopped unexpectedly; its connections were reset.")]
+    public static partial void LoopFailed(ILogger logger, string loop, Exception exception);
 }

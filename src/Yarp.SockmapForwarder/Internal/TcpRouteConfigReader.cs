@@ -7,6 +7,11 @@ namespace Yarp.SockmapForwarder.Internal;
 /// Reads <c>TcpRoutes:{id}:*</c> into <see cref="TcpRouteConfig"/> records. Syntax problems (a value that does not parse,
 /// a missing required key, an unknown key) are appended to the error list; reading never stops at the first one.
 /// </summary>
+/// <remarks>
+/// Every route is returned, even one with syntax problems: its unreadable values are left at their defaults and a missing
+/// <c>Listen</c> or <c>ClusterId</c> is empty, so <see cref="TcpRouteValidator"/> still reports the route's other problems
+/// (an unknown cluster beside a misspelt mode). Callers use the routes only when the error list stayed empty.
+/// </remarks>
 internal static class TcpRouteConfigReader
 {
     public static List<TcpRouteConfig> Read(IConfiguration tcpRoutesSection, List<string> errors)
@@ -14,19 +19,14 @@ internal static class TcpRouteConfigReader
         var routes = new List<TcpRouteConfig>();
         foreach (var section in tcpRoutesSection.GetChildren())
         {
-            var route = ReadRoute(section, errors);
-            if (route is not null)
-            {
-                routes.Add(route);
-            }
+            routes.Add(ReadRoute(section, errors));
         }
         return routes;
     }
 
-    private static TcpRouteConfig? ReadRoute(IConfigurationSection section, List<string> errors)
+    private static TcpRouteConfig ReadRoute(IConfigurationSection section, List<string> errors)
     {
         var id = section.Key;
-        var errorCount = errors.Count;
         foreach (var child in section.GetChildren())
         {
             if (!TcpRouteConfigKeys.All.Contains(child.Key))
@@ -46,15 +46,11 @@ internal static class TcpRouteConfigReader
         var maxQueued = ParseOptional<long>(section, TcpRouteConfigKeys.MaxQueuedBytes, id, errors, "a whole number of bytes", s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) ? v : (long?)null);
         var sni = ReadSni(section.GetSection(TcpRouteConfigKeys.Sni));
 
-        if (errors.Count != errorCount || listen is null || clusterId is null)
-        {
-            return null;
-        }
         return new TcpRouteConfig
         {
             RouteId = id,
-            Listen = listen,
-            ClusterId = clusterId,
+            Listen = listen ?? "",
+            ClusterId = clusterId ?? "",
             Cpu = cpu,
             Mode = mode ?? TcpForwarderMode.Auto,
             ConnectTimeout = connectTimeout ?? TcpRouteConfig.DefaultConnectTimeout,

@@ -24,12 +24,62 @@ public static class Clients
         return (process.ExitCode, await stdout.DefaultTimeout(), await stderr.DefaultTimeout());
     }
 
+    /// <summary>
+    /// Runs <paramref name="command"/> with bash as a person would type it. With <paramref name="typed"/>, waits until
+    /// stdout shows <paramref name="waitFor"/>, writes the text to stdin and closes it (Ctrl-D). Returns the exit code
+    /// and stdout followed by stderr.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunShellAsync(string command, string? typed = null, string? waitFor = null)
+    {
+        var info = new ProcessStartInfo("bash", ["-o", "pipefail", "-c", command])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using var process = Process.Start(info)!;
+        var stdout = new System.Text.StringBuilder();
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (stdout)
+            {
+                stdout.AppendLine(e.Data);
+                if (waitFor is not null && stdout.ToString().Contains(waitFor, StringComparison.Ordinal))
+                {
+                    seen.TrySetResult();
+                }
+            }
+        };
+        process.BeginOutputReadLine();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (typed is not null)
+        {
+            await seen.Task.DefaultTimeout();
+            await process.StandardInput.WriteAsync(typed).DefaultTimeout();
+        }
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().DefaultTimeout();
+        var errors = await stderr.DefaultTimeout();
+        lock (stdout)
+        {
+            return (process.ExitCode, stdout + errors);
+        }
+    }
+
     /// <summary>curl with a hard time limit; fails the test on a non-zero exit.</summary>
     public static async Task<string> CurlAsync(string url)
     {
         var (code, stdout, stderr) = await RunAsync("curl", "-sS", "--fail", "--max-time", "20", url);
         Assert.True(code == 0, $"curl {url} exited {code}: {stderr}");
         return stdout;
+    }
+
+    /// <summary>curl with a hard time limit, any HTTP status: returns the status code and the body.</summary>
+    public static async Task<(int Status, string Body)> CurlStatusAsync(string url, params string[] extraArgs)
+    {
+        var (code, stdout, stderr) = await RunAsync("curl", ["-sS", "--max-time", "20", "-w", "\n%{http_code}", .. extraArgs, url]);
+        Assert.True(code == 0, $"curl {url} exited {code}: {stderr}");
+        var split = stdout.LastIndexOf('\n');
+        return (int.Parse(stdout[(split + 1)..]), stdout[..split]);
     }
 
     public static async Task<JsonElement> StatusAsync(string httpUrl)

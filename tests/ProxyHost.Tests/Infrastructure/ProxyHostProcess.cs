@@ -10,7 +10,8 @@ namespace ProxyHost.Tests.Infrastructure;
 
 /// <summary>
 /// ProxyHost started as a process exactly as the README says (<c>dotnet samples/ProxyHost/bin/Release/net10.0/ProxyHost.dll</c>),
-/// optionally under a wrapper such as setpriv. Waits for "ProxyHost is ready." and parses the "Listening:" block.
+/// optionally under a wrapper such as setpriv. Waits for "ProxyHost is ready." and parses the "Listening:" block and
+/// the demo's "Try" commands.
 /// </summary>
 public sealed partial class ProxyHostProcess : IAsyncDisposable
 {
@@ -18,6 +19,7 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _inTryBlock;
 
     private ProxyHostProcess(Process process) => _process = process;
 
@@ -25,6 +27,12 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
 
     /// <summary>The first HTTP URL from the "Listening:" block, without a trailing slash.</summary>
     public string HttpUrl { get; private set; } = "";
+
+    /// <summary>The admin listener's URL (status page, JSON, health, metrics) from the "Listening:" block, without a trailing slash.</summary>
+    public string AdminUrl { get; private set; } = "";
+
+    /// <summary>The shell commands of the demo's "Try" block, without their comments, in printed order.</summary>
+    public List<string> TryCommands { get; } = [];
 
     /// <summary>TCP route id → listen endpoint, from the "Listening:" block.</summary>
     public Dictionary<string, IPEndPoint> TcpRoutes { get; } = [];
@@ -131,7 +139,24 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
         {
             TcpRoutes[tcp.Groups[1].Value] = IPEndPoint.Parse(tcp.Groups[2].Value);
         }
-        else if (line == "ProxyHost is ready.")
+        else if (AdminLine().Match(line) is { Success: true } admin)
+        {
+            AdminUrl = admin.Groups[1].Value;
+        }
+        else if (line.StartsWith("Try ", StringComparison.Ordinal))
+        {
+            _inTryBlock = true;
+        }
+        else if (_inTryBlock && line.StartsWith("  ", StringComparison.Ordinal))
+        {
+            TryCommands.Add(line.Split('#')[0].Trim());
+        }
+        else if (_inTryBlock)
+        {
+            _inTryBlock = false;
+        }
+
+        if (line == "ProxyHost is ready.")
         {
             _ready.TrySetResult();
         }
@@ -154,4 +179,7 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
 
     [GeneratedRegex(@"^  tcp (\S+) (\S+)$")]
     private static partial Regex TcpLine();
+
+    [GeneratedRegex(@"^  admin (http://\S+)$")]
+    private static partial Regex AdminLine();
 }

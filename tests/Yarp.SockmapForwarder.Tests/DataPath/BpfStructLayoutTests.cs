@@ -4,15 +4,16 @@ using Yarp.SockmapForwarder.DataPath.Sockmap;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
-/// <summary>The C# mirrors of bpf/sockmap_forward.h checked against the header, compiled by clang.</summary>
+/// <summary>The C# mirrors of bpf/sockmap_forward.h checked against the header, compiled by clang for every architecture BpfSteer runs on.</summary>
 public sealed class BpfStructLayoutTests
 {
     private const string Prelude = "#include <linux/types.h>\n#include \"sockmap_forward.h\"";
 
-    [Fact]
-    public void Mirrors_MatchTheCHeader_SizesAndOffsets()
+    [Theory]
+    [MemberData(nameof(CLayout.CheckedArchitectures), MemberType = typeof(CLayout))]
+    public void Mirrors_MatchTheCHeader_SizesAndOffsets(Architecture target)
     {
-        var c = CLayout.Evaluate(Prelude,
+        var c = CLayout.Evaluate(target, Prelude,
             "sizeof(struct conn_state)", "offsetof(struct conn_state, cpu)",
             "sizeof(struct conn_slot)", "offsetof(struct conn_slot, written)", "offsetof(struct conn_slot, consumed)",
             "offsetof(struct conn_slot, high_mark)", "offsetof(struct conn_slot, peer_base)", "offsetof(struct conn_slot, parked)",

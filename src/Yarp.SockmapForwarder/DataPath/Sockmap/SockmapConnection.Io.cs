@@ -129,7 +129,7 @@ internal sealed unsafe partial class SockmapConnection
         var b2c = _dirs[1].Early + (long)Volatile.Read(ref slot1->Redirected) + _dirs[1].UserWritten;
         for (var side = 0; side < 2; side++)
         {
-            _engine.Unwatch(_sockets[side].SafeHandle);
+            _engine.Unwatch(_sockets[side].SafeHandle, _tokens[side]);
             if (resetBoth)
             {
                 SocketIo.Reset(_sockets[side]);

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
@@ -8,13 +9,15 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// One connection on the sockmap path. Sides: 0 = pc (the client socket), 1 = pb (the backend socket).
 /// Direction d moves bytes from side d to side 1-d; its counters live in slot 2*Index+d.
 /// Set-up (<see cref="TryPair"/>) runs on the caller's thread; everything after <see cref="Attach"/> runs on the
-/// engine's epoll thread.
+/// engine's loop thread.
 /// </summary>
 internal sealed unsafe partial class SockmapConnection
 {
     private readonly SockmapEngine _engine;
     private readonly Socket[] _sockets = new Socket[2];
     private readonly ulong[] _cookies = new ulong[2];
+    private readonly ulong[] _tokens = new ulong[2];
+    private readonly SideEvents[] _sides;
     private readonly TaskCompletionSource<ForwardingResult> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Direction[] _dirs = [new(), new()];
     private readonly TimeSpan _idleTimeout;
@@ -31,7 +34,10 @@ internal sealed unsafe partial class SockmapConnection
         _sockets[0] = request.ClientSocket!;
         _sockets[1] = request.Backend;
         _idleTimeout = request.Options.IdleTimeout;
+        _sides = [new SideEvents(this, 0), new SideEvents(this, 1)];
     }
+
+    public SockmapEngine Engine => _engine;
 
     public int Index { get; }
 
@@ -93,20 +99,26 @@ internal sealed unsafe partial class SockmapConnection
         return text;
     }
 
-    /// <summary>Registers both sockets with the epoll thread (engine thread).</summary>
+    /// <summary>Registers both sockets with the engine's loop (engine thread).</summary>
     public void Attach()
     {
         _started = true;
         _lastActivity = Environment.TickCount64;
-        _engine.Watch(this, 0, _sockets[0].SafeHandle);
-        _engine.Watch(this, 1, _sockets[1].SafeHandle);
+        _tokens[0] = _engine.Watch(_sockets[0].SafeHandle, _sides[0]);
+        _tokens[1] = _engine.Watch(_sockets[1].SafeHandle, _sides[1]);
         // RDHUP may have happened between pairing and registration; edge-triggered epoll would not report it again.
         ReadSource(0);
         ReadSource(1);
     }
 
+    /// <summary>Routes a socket's epoll events to <see cref="OnEvent"/> with its side.</summary>
+    private sealed class SideEvents(SockmapConnection connection, int side) : IEventLoopHandler
+    {
+        public void OnEvents(uint events) => connection.OnEvent(side, events);
+    }
+
     /// <summary>An epoll event on <paramref name="side"/> (engine thread).</summary>
-    public void OnEvent(int side, uint events)
+    private void OnEvent(int side, uint events)
     {
         if (IsFinished)
         {

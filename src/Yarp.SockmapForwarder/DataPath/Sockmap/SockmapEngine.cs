@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using Microsoft.Extensions.Logging;
 using static BpfSteer.Interop.Libbpf;
 using static BpfSteer.Interop.Libc;
@@ -8,12 +8,12 @@ using static BpfSteer.Interop.Libc;
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 
 /// <summary>
-/// The in-kernel path: one loaded BPF object (bpf/sockmap_forward.bpf.c), its maps, and ONE epoll thread that
-/// watches every sockmap connection for RDHUP/HUP/ERR only (KERNEL-NOTES 9) and runs the per-connection ticks
-/// (half-close barrier, parked bytes, idle timeout). Sockets enter the maps in <see cref="SockmapConnection.TryPair"/>
+/// The in-kernel path: one loaded BPF object (bpf/sockmap_forward.bpf.c), its maps, and ONE <see cref="EventLoop"/>
+/// that watches every sockmap connection for RDHUP/HUP/ERR only (KERNEL-NOTES 9) and runs the per-connection ticks
+/// (half-close barrier, parked bytes, idle timeout): every 1 ms while a connection waits for one, else every 10 ms. Sockets enter the maps in <see cref="SockmapConnection.TryPair"/>
 /// and leave them in <see cref="SockmapConnection.Finish"/>.
 /// </summary>
-internal sealed unsafe class SockmapEngine : IDisposable
+internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
 {
     /// <summary>The object without the kfunc: forward_verdict.</summary>
     public const string ObjectName = "sockmap_forward.bpf";
@@ -32,14 +32,10 @@ internal sealed unsafe class SockmapEngine : IDisposable
     private readonly Queue<int> _free = new();
     private readonly SockmapConnection?[] _byIndex;
     private readonly List<SockmapConnection> _active = new();
-    private readonly ConcurrentQueue<SockmapConnection> _incoming = new();
-    private readonly ConcurrentQueue<SockmapConnection> _aborts = new();
-    private readonly Epoll _epoll = new();
-    private readonly Thread _thread;
-    private volatile bool _stopping;
     private int _count;
 
     private SockmapEngine(BpfObject obj, int capacity, string program, ILogger logger)
+        : base("sockmap-forwarder", cpu: null)
     {
         _object = obj;
         Capacity = capacity;
@@ -56,8 +52,8 @@ internal sealed unsafe class SockmapEngine : IDisposable
             _free.Enqueue(i);
         }
         PossibleCpus = BpfProgram.PossibleCpus();
-        _thread = new Thread(Run) { IsBackground = true, Name = "sockmap-forwarder" };
-        _thread.Start();
+        TickInterval = IdleTickMs;
+        _ = StartAsync(); // unpinned: it cannot fail
     }
 
     /// <summary>Connections the maps can hold (each uses two sockets, two slots).</summary>
@@ -156,24 +152,23 @@ internal sealed unsafe class SockmapEngine : IDisposable
         }
     }
 
-    /// <summary>Hands a paired connection to the epoll thread.</summary>
+    /// <summary>Hands a paired connection to the loop thread.</summary>
     public void Start(SockmapConnection connection)
     {
         Interlocked.Increment(ref _count);
-        _incoming.Enqueue(connection);
-        _epoll.Wake();
+        Schedule(static s =>
+        {
+            var c = (SockmapConnection)s!;
+            c.Engine.Attach(c);
+        }, connection);
     }
 
     public void Abort(SockmapConnection connection)
-    {
-        _aborts.Enqueue(connection);
-        _epoll.Wake();
-    }
+        => Schedule(static c => ((SockmapConnection)c!).Finish("aborted", resetBoth: true), connection);
 
-    public void Watch(SockmapConnection connection, int side, SafeHandle socket)
-        => _epoll.Add(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, ((ulong)connection.Index << 1) | (uint)side);
+    public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, side);
 
-    public void Unwatch(SafeHandle socket) => _epoll.Remove(socket);
+    public void Unwatch(SafeHandle socket, ulong token) => Unregister(socket, token);
 
     /// <summary>Sums the per-CPU route counters: bytes by direction, and verdict runs per CPU by direction.</summary>
     public (long C2B, long B2C, long[] VerdictsC2B, long[] VerdictsB2C, long Passed) ReadRoute(int route)
@@ -198,46 +193,43 @@ internal sealed unsafe class SockmapEngine : IDisposable
         return (c2b, b2c, v0, v1, passed);
     }
 
-    private void Run()
+    private void Attach(SockmapConnection connection)
     {
-        var events = new EpollEvent[256];
-        var nextTick = 0L;
-        var hot = false;
-        while (!_stopping)
+        if (!IsCurrentThread)
         {
-            var n = _epoll.Wait(events, hot ? HotTickMs : IdleTickMs);
-            while (_incoming.TryDequeue(out var added))
-            {
-                _byIndex[added.Index] = added;
-                _active.Add(added);
-                added.Attach();
-            }
-            for (var i = 0; i < n; i++)
-            {
-                var token = events[i].Data;
-                if (token == Epoll.WakeToken)
-                {
-                    _epoll.ResetWake();
-                    continue;
-                }
-                _byIndex[(int)(token >> 1)]?.OnEvent((int)(token & 1), events[i].Events);
-            }
-            while (_aborts.TryDequeue(out var aborted))
-            {
-                aborted.Finish("aborted", resetBoth: true);
-            }
-            var now = Environment.TickCount64;
-            if (hot || now >= nextTick)
-            {
-                hot = false;
-                for (var i = 0; i < _active.Count; i++)
-                {
-                    hot |= _active[i].Tick(now);
-                }
-                nextTick = now + IdleTickMs;
-            }
-            _active.RemoveAll(Forget);
+            // The loop died before it took the connection (this runs on the thread pool): nothing would forward it.
+            connection.Finish("aborted", resetBoth: true);
+            Interlocked.Decrement(ref _count);
+            return;
         }
+        _byIndex[connection.Index] = connection;
+        _active.Add(connection);
+        connection.Attach();
+    }
+
+    protected override void OnTick(long now)
+    {
+        var hot = false;
+        for (var i = 0; i < _active.Count; i++)
+        {
+            hot |= _active[i].Tick(now);
+        }
+        _active.RemoveAll(Forget);
+        TickInterval = hot ? HotTickMs : IdleTickMs;
+    }
+
+    protected override void OnStopped() => AbortAll();
+
+    protected override void OnFaulted(Exception error)
+    {
+        DataPathLog.LoopFailed(Logger, "sockmap-forwarder", error);
+        AbortAll();
+    }
+
+    protected override void OnHandlerFailed(Exception error) => DataPathLog.LoopHandlerFailed(Logger, "sockmap-forwarder", error);
+
+    private void AbortAll()
+    {
         foreach (var c in _active)
         {
             c.Finish("aborted", resetBoth: true);
@@ -260,10 +252,7 @@ internal sealed unsafe class SockmapEngine : IDisposable
 
     public void Dispose()
     {
-        _stopping = true;
-        _epoll.Wake();
-        _thread.Join(TimeSpan.FromSeconds(5));
-        _epoll.Dispose();
+        Stop(TimeSpan.FromSeconds(5));
         _slots.Dispose();
         _object.Dispose();
     }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.UserSpace;
@@ -9,7 +10,7 @@ namespace Yarp.SockmapForwarder.DataPath.UserSpace;
 /// destination). Back-pressure is natural: the pipe holds at most its capacity, so a stalled side stops the reads.
 /// Sides: 0 = client, 1 = backend; direction d moves side d to side 1-d. Runs on its <see cref="SpliceLoop"/>.
 /// </summary>
-internal sealed class SpliceConnection
+internal sealed class SpliceConnection : IEventLoopHandler
 {
     private const int PipeSize = 256 * 1024;
 
@@ -18,6 +19,7 @@ internal sealed class SpliceConnection
     private readonly TimeSpan _idleTimeout;
     private readonly Action<long, long>? _onBytes;
     private readonly TaskCompletionSource<ForwardingResult> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ulong[] _tokens = new ulong[2];
     private SpliceLoop? _loop;
     private long _lastActivity;
 
@@ -41,8 +43,6 @@ internal sealed class SpliceConnection
         }
     }
 
-    public int Id { get; set; }
-
     public bool IsFinished { get; private set; }
 
     public Task<ForwardingResult> Completion => _done.Task;
@@ -62,10 +62,13 @@ internal sealed class SpliceConnection
     {
         _loop = loop;
         _lastActivity = Environment.TickCount64;
-        loop.Watch(this, 0, _sockets[0].SafeHandle);
-        loop.Watch(this, 1, _sockets[1].SafeHandle);
+        _tokens[0] = loop.Watch(_sockets[0].SafeHandle, this);
+        _tokens[1] = loop.Watch(_sockets[1].SafeHandle, this);
         Pump();
     }
+
+    /// <summary>Either socket's readiness changed: both directions may move.</summary>
+    public void OnEvents(uint events) => Pump();
 
     /// <summary>Moves what can move in both directions (edge-triggered: until EAGAIN or a full pipe).</summary>
     public void Pump()
@@ -174,9 +177,10 @@ internal sealed class SpliceConnection
             return;
         }
         IsFinished = true;
-        foreach (var socket in _sockets)
+        for (var side = 0; side < 2; side++)
         {
-            _loop?.Unwatch(socket.SafeHandle);
+            var socket = _sockets[side];
+            _loop?.Unwatch(socket.SafeHandle, _tokens[side]);
             if (reset)
             {
                 SocketIo.Reset(socket);

@@ -1,130 +1,93 @@
-using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using Microsoft.Extensions.Logging;
 using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.UserSpace;
 
 /// <summary>
-/// One epoll thread moving bytes socket → pipe → socket with splice(2) for many connections; pinned to a CPU
-/// when the route asks for one (the user-space path runs on the route's CPU).
+/// One <see cref="EventLoop"/> moving bytes socket → pipe → socket with splice(2) for many connections; pinned to a
+/// CPU when the route asks for one (the user-space path runs on the route's CPU). Its tick checks idle timeouts.
 /// </summary>
-internal sealed class SpliceLoop : IDisposable
+internal sealed class SpliceLoop : EventLoop, IDisposable
 {
     private const int TickMs = 50;
+    private const uint Events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    private const string LoopName = "splice";
 
-    private readonly Epoll _epoll = new();
-    private readonly Thread _thread;
-    private readonly ConcurrentQueue<SpliceConnection> _incoming = new();
-    private readonly ConcurrentQueue<SpliceConnection> _aborts = new();
-    private readonly Dictionary<int, SpliceConnection> _connections = new();
-    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile bool _stopping;
-    private int _nextId;
+    private readonly List<SpliceConnection> _connections = new();
+    private readonly ILogger _logger;
 
+    /// <summary>Starts the loop thread and returns once it runs (pinned to <paramref name="cpu"/> when it could be).</summary>
     public SpliceLoop(int? cpu, ILogger logger)
+        : base(cpu is int c ? $"splice-cpu{c}" : "splice", cpu)
     {
-        Cpu = cpu;
-        Logger = logger;
-        _thread = new Thread(Run) { IsBackground = true, Name = cpu is int c ? $"splice-cpu{c}" : "splice" };
-        _thread.Start();
-        _started.Task.GetAwaiter().GetResult();
+        _logger = logger;
+        TickInterval = TickMs;
+        StartAsync().GetAwaiter().GetResult();
     }
-
-    public int? Cpu { get; }
-
-    public ILogger Logger { get; }
-
-    /// <summary>The CPU the loop thread was pinned to, or null (no affinity requested, or pinning failed).</summary>
-    public int? PinnedCpu { get; private set; }
 
     public void Start(SpliceConnection connection)
-    {
-        _incoming.Enqueue(connection);
-        _epoll.Wake();
-    }
+        => Schedule(static s =>
+        {
+            var (loop, c) = ((SpliceLoop, SpliceConnection))s!;
+            loop.Attach(c);
+        }, (this, connection));
 
     public void Abort(SpliceConnection connection)
+        => Schedule(static c => ((SpliceConnection)c!).Finish("aborted", reset: true), connection);
+
+    /// <summary>Polls <paramref name="socket"/> for <paramref name="connection"/> (edge-triggered); loop thread only.</summary>
+    public ulong Watch(SafeHandle socket, SpliceConnection connection) => Register(socket, Events, connection);
+
+    public void Unwatch(SafeHandle socket, ulong token) => Unregister(socket, token);
+
+    /// <summary>Running unpinned is slower, not wrong: the route keeps working and the log says why.</summary>
+    protected override Exception? OnPinningFailed(int cpu, PosixResult result)
     {
-        _aborts.Enqueue(connection);
-        _epoll.Wake();
+        DataPathLog.PinFailed(_logger, cpu, result.ToString());
+        return null;
     }
 
-    public void Watch(SpliceConnection c, int side, System.Runtime.InteropServices.SafeHandle socket)
-        => _epoll.Add(socket, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, ((ulong)(uint)c.Id << 1) | (uint)side);
-
-    public void Unwatch(System.Runtime.InteropServices.SafeHandle socket) => _epoll.Remove(socket);
-
-    private void Run()
+    protected override void OnTick(long now)
     {
-        if (Cpu is int cpu)
+        foreach (var c in _connections)
         {
-            var r = CpuAffinity.TrySetCurrentThreadAffinity([cpu]);
-            PinnedCpu = r.IsSuccess ? cpu : null;
-            if (!r.IsSuccess)
-            {
-                DataPathLog.PinFailed(Logger, cpu, r.ToString());
-            }
+            c.Tick(now);
         }
-        _started.SetResult();
-        var events = new EpollEvent[256];
-        var nextTick = Environment.TickCount64 + TickMs;
-        while (!_stopping)
+        _connections.RemoveAll(static c => c.IsFinished);
+    }
+
+    protected override void OnStopped() => AbortAll();
+
+    protected override void OnFaulted(Exception error)
+    {
+        DataPathLog.LoopFailed(_logger, LoopName, error);
+        AbortAll();
+    }
+
+    protected override void OnHandlerFailed(Exception error) => DataPathLog.LoopHandlerFailed(_logger, LoopName, error);
+
+    public void Dispose() => Stop(TimeSpan.FromSeconds(5));
+
+    private void Attach(SpliceConnection connection)
+    {
+        if (!IsCurrentThread)
         {
-            var n = _epoll.Wait(events, TickMs);
-            while (_incoming.TryDequeue(out var added))
-            {
-                added.Id = _nextId++ & int.MaxValue;
-                _connections[added.Id] = added;
-                added.Attach(this);
-            }
-            for (var i = 0; i < n; i++)
-            {
-                var token = events[i].Data;
-                if (token == Epoll.WakeToken)
-                {
-                    _epoll.ResetWake();
-                    continue;
-                }
-                if (_connections.TryGetValue((int)(token >> 1), out var c))
-                {
-                    c.Pump();
-                    if (c.IsFinished)
-                    {
-                        _connections.Remove(c.Id);
-                    }
-                }
-            }
-            while (_aborts.TryDequeue(out var aborted))
-            {
-                aborted.Finish("aborted", reset: true);
-                _connections.Remove(aborted.Id);
-            }
-            var now = Environment.TickCount64;
-            if (now >= nextTick)
-            {
-                nextTick = now + TickMs;
-                foreach (var c in _connections.Values.ToArray())
-                {
-                    c.Tick(now);
-                    if (c.IsFinished)
-                    {
-                        _connections.Remove(c.Id);
-                    }
-                }
-            }
+            // The loop died before it took the connection (this runs on the thread pool): nothing would forward it.
+            connection.Finish("aborted", reset: true);
+            return;
         }
-        foreach (var c in _connections.Values)
+        _connections.Add(connection);
+        connection.Attach(this);
+    }
+
+    private void AbortAll()
+    {
+        foreach (var c in _connections)
         {
             c.Finish("aborted", reset: true);
         }
-    }
-
-    public void Dispose()
-    {
-        _stopping = true;
-        _epoll.Wake();
-        _thread.Join(TimeSpan.FromSeconds(5));
-        _epoll.Dispose();
     }
 }
