@@ -25,7 +25,7 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoop
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly ReadinessSignal _readable = new();
-    private readonly WritableSignal _writable = new();
+    private readonly ReadinessSignal _writable = new();
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly TaskCompletionSource _waitForConnectionClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -58,14 +58,9 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoop
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
         _input = new Pipe(new PipeOptions(worker.MemoryPool, appScheduler, worker, maxRead, maxRead / 2, useSynchronizationContext: false));
-        // Sends run on the flushing thread unless that is the worker (SendScheduler).
-        var sendScheduler = SendOnWorkerExperiment ? (PipeScheduler)worker : worker.SendScheduler;
-        _output = new Pipe(new PipeOptions(worker.MemoryPool, sendScheduler, appScheduler, maxWrite, maxWrite / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(worker.MemoryPool, worker, appScheduler, maxWrite, maxWrite / 2, useSynchronizationContext: false));
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
     }
-
-    // TEMPORARY A/B switch for the measurement of SendScheduler; removed before merge.
-    private static readonly bool SendOnWorkerExperiment = Environment.GetEnvironmentVariable("BPFSTEER_SEND_ON_WORKER") == "1";
 
     public override string ConnectionId
     {

@@ -22,7 +22,6 @@ internal sealed partial class Worker : EventLoop
         Counters = counters;
         MemoryPool = memoryPool;
         RunsApplicationInline = inlineApplication;
-        SendScheduler = new SendScheduler(this);
         _logger = logger;
     }
 
@@ -34,9 +33,6 @@ internal sealed partial class Worker : EventLoop
     public WorkerCounters Counters { get; }
 
     public MemoryPool<byte> MemoryPool { get; }
-
-    /// <summary>The output pipes' reader scheduler for this worker's connections.</summary>
-    public SendScheduler SendScheduler { get; }
 
     /// <summary>Connections this worker owns; touched on the worker thread only.</summary>
     public HashSet<BpfSteerConnection> Connections { get; } = new();
