@@ -36,6 +36,12 @@ public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingC
     public long AcceptPauses { get; init; }
 
     /// <summary>
+    /// Times the worker was found stuck for a second or more in one callback — with ApplicationScheduling.Inline, most
+    /// likely application code that blocks the thread (each episode is also logged, event 29 WorkerBlocked).
+    /// </summary>
+    public long BlockedEpisodes { get; init; }
+
+    /// <summary>
     /// Upstream socket reads and writes done for requests of this worker's connections (YARP's HTTP clients, with the
     /// YARP extension's per-worker pools on or off).
     /// </summary>

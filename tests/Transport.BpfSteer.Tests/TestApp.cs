@@ -110,6 +110,12 @@ public sealed class TestApp : IAsyncDisposable
             }
             return Results.Text($"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}");
         });
+        // Blocks the thread that runs it: on the worker with Inline scheduling (what the watchdog must notice).
+        app.MapGet("/block", (int ms) =>
+        {
+            Thread.Sleep(ms);
+            return Results.Text("unblocked");
+        });
         app.MapGet("/delay", async (int ms, InFlight inFlight) =>
         {
             Interlocked.Increment(ref inFlight.Started);

@@ -47,6 +47,12 @@ internal static partial class BpfSteerLog
     [LoggerMessage(28, LogLevel.Information, "Accepting again on {EndPoint} (worker CPU {Cpu}) after {Pauses} back-off(s).", EventName = "AcceptResumed")]
     public static partial void AcceptResumed(ILogger logger, string endPoint, int cpu, int pauses);
 
+    [LoggerMessage(29, LogLevel.Warning, "The worker on CPU {Cpu} has not come back to its event loop for {Milliseconds} ms: a callback is blocking it, and every connection of that worker waits. With ApplicationScheduling.Inline (the default) request processing runs on the worker: application code must not block (sync-over-async, locks, long computations); set BpfSteer:Transport:ApplicationScheduling=ThreadPool for code that does.", EventName = "WorkerBlocked")]
+    public static partial void WorkerBlocked(ILogger logger, int cpu, long milliseconds);
+
+    [LoggerMessage(30, LogLevel.Information, "The worker on CPU {Cpu} runs its event loop again after being blocked for about {Milliseconds} ms.", EventName = "WorkerUnblocked")]
+    public static partial void WorkerUnblocked(ILogger logger, int cpu, long milliseconds);
+
     [LoggerMessage(24, LogLevel.Information, "Set net.ipv4.tcp_migrate_req to 1 while listening (was {Previous}), so closing a group member does not reset its queued connections.", EventName = "MigrateRequestEnabled")]
     public static partial void MigrateRequestEnabled(ILogger logger, string previous);
 

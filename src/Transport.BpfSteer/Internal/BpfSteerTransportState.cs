@@ -29,20 +29,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
 
     public IReadOnlyList<IWorkerLoop> Loops => _pool?.Loops ?? [];
 
-    public IWorkerLoop? Current
-    {
-        get
-        {
-            foreach (var loop in Loops)
-            {
-                if (loop.IsCurrentThread)
-                {
-                    return loop;
-                }
-            }
-            return null;
-        }
-    }
+    public IWorkerLoop? Current => Worker.Current is { } worker && _pool is { } pool && pool.Workers.Contains(worker) ? worker : null;
 
     public string Selector
     {

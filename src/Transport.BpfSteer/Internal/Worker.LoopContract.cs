@@ -13,8 +13,14 @@ internal sealed partial class Worker : IWorkerLoop
 {
     private const uint SocketEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
+    [ThreadStatic]
+    private static Worker? t_current;
+
     private readonly Dictionary<ulong, Registration> _registrations = new();
     private volatile bool _contractStopped;
+
+    /// <summary>The worker whose thread is calling, or null.</summary>
+    public static Worker? Current => t_current;
 
     public bool RunsApplicationInline { get; }
 

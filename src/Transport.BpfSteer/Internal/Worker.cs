@@ -23,7 +23,16 @@ internal sealed partial class Worker : EventLoop
         MemoryPool = memoryPool;
         RunsApplicationInline = inlineApplication;
         _logger = logger;
+        TickInterval = TickPeriodMs;
     }
+
+    /// <summary>How often the loop records that it runs (for <see cref="WorkerWatchdog"/>).</summary>
+    public const int TickPeriodMs = 200;
+
+    private long _lastTick = Environment.TickCount64;
+
+    /// <summary>When the loop last came round (Environment.TickCount64); stale while a callback blocks the thread.</summary>
+    public long LastTick => Volatile.Read(ref _lastTick);
 
     /// <summary>The worker's position in every reuseport group it belongs to (listen order).</summary>
     public int Index { get; }
@@ -44,7 +53,14 @@ internal sealed partial class Worker : EventLoop
     protected override Exception OnPinningFailed(int cpu, PosixResult result)
         => ErrnoMap.ToException(result.Errno, $"sched_setaffinity(cpu {cpu})", "BpfSteer:Transport:Cpus");
 
-    protected override void OnStarted() => BpfSteerLog.WorkerStarted(_logger, Cpu, Index, CpuAffinity.CurrentThreadId());
+    protected override void OnStarted()
+    {
+        t_current = this;
+        Volatile.Write(ref _lastTick, Environment.TickCount64);
+        BpfSteerLog.WorkerStarted(_logger, Cpu, Index, CpuAffinity.CurrentThreadId());
+    }
+
+    protected override void OnTick(long now) => Volatile.Write(ref _lastTick, now);
 
     protected override void OnHandlerFailed(Exception error) => BpfSteerLog.HandlerFailed(_logger, Cpu, error);
 

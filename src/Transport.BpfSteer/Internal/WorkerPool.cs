@@ -11,6 +11,7 @@ internal sealed class WorkerPool
 
     private readonly List<MemoryPool<byte>> _ownedPools = new();
     private readonly ILogger _logger;
+    private WorkerWatchdog? _watchdog;
 
     private WorkerPool(IReadOnlyList<int> cpus, ILogger logger)
     {
@@ -43,6 +44,7 @@ internal sealed class WorkerPool
         try
         {
             await Task.WhenAll(pool.Workers.Select(w => w.StartAsync())).ConfigureAwait(false);
+            pool._watchdog = new WorkerWatchdog(pool.Workers, logger);
         }
         catch
         {
@@ -55,6 +57,7 @@ internal sealed class WorkerPool
     /// <summary>Aborts what is still open (Kestrel normally closed it already), waits for it to close, ends the threads.</summary>
     public async Task StopAsync()
     {
+        _watchdog?.Dispose();
         var deadline = DateTime.UtcNow + DrainTimeout;
         foreach (var worker in Workers)
         {

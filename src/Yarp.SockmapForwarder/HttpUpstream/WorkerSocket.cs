@@ -130,10 +130,15 @@ internal sealed partial class WorkerSocket : IWorkerLoopHandler
     }
 
     /// <summary>Counts one socket call for the locality ratio, against the worker of the request that asked for it.</summary>
-    private static void Count(IWorkerLoop? downstream)
+    private void Count(IWorkerLoop? downstream)
     {
-        // No downstream request (a health probe, a pool's idle check): not part of the ratio.
-        downstream?.UpstreamCounters.CountOperation(CpuAffinity.CurrentCpu() == downstream.Cpu);
+        if (downstream is null)
+        {
+            return; // no downstream request (a health probe, a pool's idle check): not part of the ratio
+        }
+        // The owning worker's thread is pinned to its CPU, so there the answer needs no sched_getcpu call.
+        var onWorkerCpu = (ReferenceEquals(downstream, _loop) && _loop.IsCurrentThread) || CpuAffinity.CurrentCpu() == downstream.Cpu;
+        downstream.UpstreamCounters.CountOperation(onWorkerCpu);
     }
 
     /// <summary>What a call on a closed connection gets: NetworkStream's wording, the stop reason if the worker stopped.</summary>
