@@ -12,11 +12,15 @@
 #   yarp-bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
 #   nginx                  nginx proxy_pass, 1 worker, upstream keepalive
 #   haproxy                HAProxy mode http, 2 threads, http-reuse always
-# Placement (2-core VM, as issue 14 measured it): wrk -t1 on CPU $CLIENT_CPU, the backend on CPU $BACKEND_CPU, the
-# proxies unpinned (BpfSteer pins its own workers, one per CPU). HTTP/1.1 keep-alive, wrk -c 1, 32, 256.
-# Every level runs each subject once per repetition, interleaved, after a warm-up at that level.
-# Results: benchmarks/results/raw/httpproxy.json (schema: benchmarks/README.md) and benchmarks/results/httpproxy.md.
-# Knobs: VARIANTS, REPS (3), LEVELS ("1 32 256"), DURATION (s; quick 2, full 5), WARMUP (s; 1), CLIENT_CPU (0), BACKEND_CPU (1).
+# Placements (PLACEMENTS, default "split spread"; 2-core VM; the proxies are never pinned — BpfSteer pins its own
+# workers, one per CPU):
+#   split   as issue 14 measured it: wrk -t1 on CPU 0, the backend on CPU 1. On loopback a connection's SYN is received
+#           on the client's CPU, so every downstream connection is steered to the worker of CPU 0.
+#   spread  wrk -t2 and the backend on both CPUs: connections arrive on both CPUs, as NIC receive queues spread them.
+# HTTP/1.1 keep-alive, wrk -c 1, 32, 256. Every level runs each subject once per repetition, interleaved, after a
+# warm-up at that level. Results: benchmarks/results/raw/httpproxy.json (schema: benchmarks/README.md) and
+# benchmarks/results/httpproxy.md. Knobs: VARIANTS, PLACEMENTS, REPS (3), LEVELS ("1 32 256"), DURATION (s; quick 2,
+# full 5), WARMUP (s; 1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,8 +33,7 @@ esac
 REPS=${REPS:-3}
 WARMUP=${WARMUP:-1}
 LEVELS=(${LEVELS:-1 32 256})
-CLIENT_CPU=${CLIENT_CPU:-0}
-BACKEND_CPU=${BACKEND_CPU:-1}
+PLACEMENTS=(${PLACEMENTS:-split spread})
 VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer nginx haproxy})
 
 for tool in wrk nginx haproxy taskset curl python3; do
@@ -92,8 +95,16 @@ http {
 }
 CFG
 sed -i "s#ERRLOG#backend-error.log#" "$work/backend.conf"
-launch backend taskset -c "$BACKEND_CPU" nginx -c "$work/backend.conf" -p "$work"
-wait_url backend "http://127.0.0.1:$backend_port/"
+backend_pid=""
+start_backend() { # start_backend CPUS
+  if [[ -n $backend_pid ]]; then
+    kill "$backend_pid" 2>/dev/null; wait "$backend_pid" 2>/dev/null || true
+  fi
+  launch backend taskset -c "$1" nginx -c "$work/backend.conf" -p "$work"
+  backend_pid=$!
+  wait_url backend "http://127.0.0.1:$backend_port/"
+}
+start_backend 1
 
 start_variant() {
   local v=$1 p=${port[$1]}
@@ -146,26 +157,37 @@ CFG
 
 for v in "${VARIANTS[@]}"; do start_variant "$v"; done
 
-measure() { # measure VARIANT CONNECTIONS REP
-  local url="http://127.0.0.1:${port[$1]}/" line
-  line=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --timeout 5s -s benchmarks/scaling/wrk-json.lua "$url" \
-    | grep '^WRKJSON ' | cut -d' ' -f2-)
-  echo "$1 $2 $3 $line" >>"$work/results.txt"
-  printf '  %-26s c=%-4s rep %s %s\n' "$1" "$2" "$3" "$line"
+client_cpus=0; client_threads=1 # where wrk runs, per placement
+wrk_on() { # wrk_on CONNECTIONS ARGS...: wrk in the placement (never more threads than connections)
+  local c=$1; shift
+  taskset -c "$client_cpus" wrk -t$(( c < client_threads ? c : client_threads )) -c"$c" "$@"
+}
+measure() { # measure PLACEMENT VARIANT CONNECTIONS REP
+  local url="http://127.0.0.1:${port[$2]}/" line
+  line=$(wrk_on "$3" -d"${DURATION}s" --timeout 5s -s benchmarks/scaling/wrk-json.lua "$url" | grep '^WRKJSON ' | cut -d' ' -f2-)
+  echo "$1 $2 $3 $4 $line" >>"$work/results.txt"
+  printf '  %-6s %-26s c=%-4s rep %s %s\n' "$1" "$2" "$3" "$4" "$line"
 }
 
-echo "httpproxy ($mode): levels ${LEVELS[*]}, ${DURATION}s x $REPS, wrk on CPU $CLIENT_CPU, backend on CPU $BACKEND_CPU"
+echo "httpproxy ($mode): placements ${PLACEMENTS[*]}, levels ${LEVELS[*]}, ${DURATION}s x $REPS"
 : >"$work/results.txt"
-for c in "${LEVELS[@]}"; do
-  for v in "${VARIANTS[@]}"; do
-    taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${WARMUP}s" "http://127.0.0.1:${port[$v]}/" >/dev/null
-  done
-  for rep in $(seq "$REPS"); do
-    for v in "${VARIANTS[@]}"; do measure "$v" "$c" "$rep"; done
+for placement in "${PLACEMENTS[@]}"; do
+  case $placement in
+    split) client_cpus=0; client_threads=1; start_backend 1 ;;
+    spread) client_cpus=0,1; client_threads=2; start_backend 0,1 ;;
+    *) echo "unknown placement $placement" >&2; exit 2 ;;
+  esac
+  for c in "${LEVELS[@]}"; do
+    for v in "${VARIANTS[@]}"; do
+      wrk_on "$c" -d"${WARMUP}s" "http://127.0.0.1:${port[$v]}/" >/dev/null
+    done
+    for rep in $(seq "$REPS"); do
+      for v in "${VARIANTS[@]}"; do measure "$placement" "$v" "$c" "$rep"; done
+    done
   done
 done
 
 labels=""
 for v in "${VARIANTS[@]}"; do labels+="$v=${label[$v]};"; done
 python3 benchmarks/httpproxy/summarize.py "$work/results.txt" "$raw/httpproxy.json" benchmarks/results/httpproxy.md \
-  --mode "$mode" --reps "$REPS" --duration "$DURATION" --client-cpu "$CLIENT_CPU" --backend-cpu "$BACKEND_CPU" --labels "$labels"
+  --mode "$mode" --reps "$REPS" --duration "$DURATION" --labels "$labels"

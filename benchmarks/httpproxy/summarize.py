@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Turns benchmarks/httpproxy/run.sh's wrk lines into raw/httpproxy.json (benchmarks/README.md schema) and a table.
 
-Input lines: "VARIANT CONNECTIONS REP {wrk json}". Ratios are paired by repetition (same run, interleaved); every
-figure is median [min-max]. Goals (issue 14): YARP on BpfSteer >= 1.3x YARP on Sockets in requests/s with p99 <= 0.9x,
+Input lines: "PLACEMENT VARIANT CONNECTIONS REP {wrk json}". Ratios are paired by repetition (same run, interleaved);
+every figure is median [min-max]. Goals (issue 14): YARP on BpfSteer >= 1.3x YARP on Sockets in requests/s with p99 <= 0.9x,
 and >= 1.0x nginx proxy_pass in requests/s.
 """
 import argparse
@@ -16,22 +16,26 @@ p.add_argument("md_out")
 p.add_argument("--mode", default="quick")
 p.add_argument("--reps", type=int, default=3)
 p.add_argument("--duration", default="2")
-p.add_argument("--client-cpu", default="0")
-p.add_argument("--backend-cpu", default="1")
 p.add_argument("--labels", default="")
 a = p.parse_args()
 
 labels = dict(kv.split("=", 1) for kv in a.labels.split(";") if "=" in kv)
+PLACEMENTS = {
+    "split": "wrk -t1 on CPU 0, nginx static backend (13 bytes, 1 worker) on CPU 1, proxies unpinned "
+             "(as issue 14 measured: every downstream connection reaches BpfSteer's CPU-0 worker)",
+    "spread": "wrk -t2 and the nginx backend (1 worker) on CPUs 0-1, proxies unpinned (connections arrive on both CPUs)",
+}
 runs = {}
 for line in open(a.results):
-    variant, c, rep, js = line.split(" ", 3)
-    runs.setdefault((variant, int(c)), []).append(json.loads(js))
-variants = list(dict.fromkeys(v for v, _ in runs))
-levels = sorted({c for _, c in runs})
+    placement, variant, c, rep, js = line.split(" ", 4)
+    runs.setdefault((placement, variant, int(c)), []).append(json.loads(js))
+placements = list(dict.fromkeys(p for p, _, _ in runs))
+variants = list(dict.fromkeys(v for _, v, _ in runs))
+levels = sorted({c for _, _, c in runs})
 
 
-def vals(v, c, key):
-    return [r[key] for r in runs.get((v, c), [])]
+def vals(pl, v, c, key):
+    return [r[key] for r in runs.get((pl, v, c), [])]
 
 
 def stat(xs):
@@ -47,25 +51,30 @@ def ratio(xs, ys):
     return f"{statistics.median(rs):.2f} [{min(rs):.2f}–{max(rs):.2f}]"
 
 
-wrk = f"taskset -c {a.client_cpu} wrk -t1 -c{{C}} -d{a.duration}s --timeout 5s -s benchmarks/scaling/wrk-json.lua http://127.0.0.1:PORT/"
+def wrk(pl, c):
+    cpus, threads = ("0", 1) if pl == "split" else ("0,1", min(2, c))
+    return f"taskset -c {cpus} wrk -t{threads} -c{c} -d{a.duration}s --timeout 5s -s benchmarks/scaling/wrk-json.lua http://127.0.0.1:PORT/"
+
+
 entries = []
 subject = "yarp-bpfsteer"
 comparisons = [(subject, "yarp-sockets", {"rps": {"minRatio": 1.3}, "p99_us": {"maxRatio": 0.9}}),
                (subject, "nginx", {"rps": {"minRatio": 1.0}}),
                (subject, "haproxy", {})]
 comparisons += [(v, "yarp-sockets", {}) for v in variants if v.startswith("yarp-bpfsteer-")]
-for c in levels:
+for pl in placements:
+  for c in levels:
     for s, peer, goals in comparisons:
-        if (s, c) not in runs or (peer, c) not in runs:
+        if (pl, s, c) not in runs or (pl, peer, c) not in runs:
             continue
         for metric, key, unit, higher in (("requests/s", "rps", "req/s", True), ("p99 latency", "p99_us", "us", False)):
             e = {
-                "scenario": f"HTTP/1.1 keep-alive proxy, {c} connections", "metric": metric, "unit": unit,
+                "scenario": f"HTTP/1.1 keep-alive proxy, {pl}, {c} connections", "metric": metric, "unit": unit,
                 "higherIsBetter": higher,
-                "subject": labels.get(s, s), "subjectValues": vals(s, c, key),
-                "peer": labels.get(peer, peer), "peerValues": vals(peer, c, key),
-                "errors": {s: sum(vals(s, c, "errors")), peer: sum(vals(peer, c, "errors"))},
-                "command": wrk.replace("{C}", str(c)),
+                "subject": labels.get(s, s), "subjectValues": vals(pl, s, c, key),
+                "peer": labels.get(peer, peer), "peerValues": vals(pl, peer, c, key),
+                "errors": {s: sum(vals(pl, s, c, "errors")), peer: sum(vals(pl, peer, c, "errors"))},
+                "command": wrk(pl, c),
             }
             if key in goals:
                 e["goal"] = goals[key]
@@ -74,27 +83,28 @@ for c in levels:
 doc = {
     "suite": "httpproxy", "mode": a.mode, "repetitions": a.reps,
     "command": f"benchmarks/httpproxy/run.sh --{a.mode}",
-    "placement": f"wrk -t1 on CPU {a.client_cpu}, nginx static backend (13 bytes, 1 worker) on CPU {a.backend_cpu}, "
-                 "proxies unpinned (BpfSteer pins one worker per CPU itself); loopback, HTTP/1.1 keep-alive",
+    "placement": "; ".join(f"{pl}: {PLACEMENTS[pl]}" for pl in placements) + "; loopback, HTTP/1.1 keep-alive",
     "notes": ["Subjects: " + ", ".join(labels.get(v, v) for v in variants)],
     "results": entries,
-    "series": [{"subject": labels.get(v, v), "connections": c, "rps": vals(v, c, "rps"), "p99_us": vals(v, c, "p99_us")}
-               for v in variants for c in levels],
+    "series": [{"subject": f"{labels.get(v, v)} ({pl})", "connections": c, "rps": vals(pl, v, c, "rps"), "p99_us": vals(pl, v, c, "p99_us")}
+               for pl in placements for v in variants for c in levels],
 }
 json.dump(doc, open(a.json_out, "w"), indent=1)
 
 md = ["# HTTP reverse proxy (wrk, HTTP/1.1 keep-alive)", "",
-      f"- Placement: {doc['placement']}.",
-      f"- {a.reps} repetitions of {a.duration} s per subject and level, interleaved, after a warm-up; median [min–max].",
-      f"- Command per run: `{wrk}`", "",
-      "| connections | subject | requests/s | p99 µs | errors | req/s ÷ YARP on Sockets | p99 ÷ YARP on Sockets | req/s ÷ nginx |",
-      "|---|---|---|---|---|---|---|---|"]
-for c in levels:
-    for v in variants:
-        rps, p99 = vals(v, c, "rps"), vals(v, c, "p99_us")
-        md.append(f"| {c} | {labels.get(v, v)} | {stat(rps)} | {stat(p99)} | {sum(vals(v, c, 'errors'))} | "
-                  f"{ratio(rps, vals('yarp-sockets', c, 'rps'))} | {ratio(p99, vals('yarp-sockets', c, 'p99_us'))} | "
-                  f"{ratio(rps, vals('nginx', c, 'rps'))} |")
+      f"- {a.reps} repetitions of {a.duration} s per subject and level, interleaved, after a warm-up; median [min–max];",
+      "  ratios are taken run by run against the peer measured right before or after it.", ""]
+for pl in placements:
+    md += [f"## Placement '{pl}': {PLACEMENTS[pl]}", "", f"Command per run: `{wrk(pl, 32).replace('-c32', '-cN')}`", "",
+           "| connections | subject | requests/s | p99 µs | errors | req/s ÷ YARP on Sockets | p99 ÷ YARP on Sockets | req/s ÷ nginx |",
+           "|---|---|---|---|---|---|---|---|"]
+    for c in levels:
+        for v in variants:
+            rps, p99 = vals(pl, v, c, "rps"), vals(pl, v, c, "p99_us")
+            md.append(f"| {c} | {labels.get(v, v)} | {stat(rps)} | {stat(p99)} | {sum(vals(pl, v, c, 'errors'))} | "
+                      f"{ratio(rps, vals(pl, 'yarp-sockets', c, 'rps'))} | {ratio(p99, vals(pl, 'yarp-sockets', c, 'p99_us'))} | "
+                      f"{ratio(rps, vals(pl, 'nginx', c, 'rps'))} |")
+    md.append("")
 open(a.md_out, "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 print(f"wrote {a.json_out} and {a.md_out}")
