@@ -56,7 +56,7 @@ struct route_stats {
 	__u64 bytes[2];      /* redirected, by direction */
 	__u64 verdicts[2];   /* verdict runs on this CPU, by direction */
 	__u64 passed;        /* bytes parked (either direction) */
-	__u64 redirect_failed;
+	__u64 redirect_failed; /* redirects refused (the peer had left the map): the skb was dropped */
 };
 
 #endif

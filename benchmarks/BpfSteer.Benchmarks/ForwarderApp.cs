@@ -61,7 +61,7 @@ internal static class ForwarderApp
         var steer = options.TryGetValue("steer", out var st) && st[0] == "rfs";
         var configureRfs = options.TryGetValue("configure-rfs", out var cr) && bool.Parse(cr[0]);
         var refresh = options.TryGetValue("steer-refresh", out var rf) ? TimeSpan.FromSeconds(double.Parse(rf[0], System.Globalization.CultureInfo.InvariantCulture)) : TimeSpan.FromSeconds(1);
-        using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions
+        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions
         {
             AutoAllowsSockmap = true,
             Steering = new Yarp.SockmapForwarder.SockmapSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
@@ -71,7 +71,11 @@ internal static class ForwarderApp
             Console.Error.WriteLine("sockmap not usable: " + forwarder.SockmapDetail);
             return 3;
         }
-        var dataPath = new DataPathOptions(mode, cpu, TimeSpan.FromMinutes(5), maxQueued);
+        var dataPath = new TcpRouteConfig
+        {
+            RouteId = "bench", Listen = "127.0.0.1:0", ClusterId = "bench", Mode = mode, IdleTimeout = TimeSpan.FromMinutes(5),
+            MaxQueuedBytes = maxQueued,
+        };
         var listeners = new List<Task>();
         var index = 0;
         foreach (var route in options["route"])
@@ -83,7 +87,7 @@ internal static class ForwarderApp
             listener.Listen(4096);
             var backend = new IPEndPoint(IPAddress.Loopback, int.Parse(parts[1]));
             var routeIndex = index++;
-            listeners.Add(AcceptLoop(forwarder, listener, backend, routeIndex, dataPath));
+            listeners.Add(AcceptLoop(forwarder, listener, backend, routeIndex, dataPath with { RouteId = $"bench{routeIndex}" }, cpu));
         }
         Console.WriteLine($"ready mode={mode} {forwarder.SockmapDetail}");
         var routes = index;
@@ -119,7 +123,7 @@ internal static class ForwarderApp
         return 0;
     }
 
-    private static async Task AcceptLoop(DataPathForwarder forwarder, Socket listener, IPEndPoint backend, int route, DataPathOptions options)
+    private static async Task AcceptLoop(DataPathForwarder forwarder, Socket listener, IPEndPoint backend, int route, TcpRouteConfig config, int? cpu)
     {
         while (true)
         {
@@ -139,7 +143,7 @@ internal static class ForwarderApp
                 }
                 await forwarder.ForwardAsync(new ForwardingRequest
                 {
-                    RouteId = $"bench{route}", RouteIndex = route, ClientSocket = client, Backend = pb, Options = options,
+                    Route = config, RouteIndex = route, Cpu = cpu, ClientSocket = client, Backend = pb,
                 }, CancellationToken.None);
             });
         }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -16,11 +15,15 @@ namespace BpfSteer.Benchmarks;
 /// Each run moves M MiB each way at once through one sockmap connection with the bound. Both streams are
 /// self-describing (every 8-byte word = magic | direction | its own stream offset), so on a mismatch the receiver
 /// reports where the wrong bytes start, which stream and offset they came from and how long the run is, next to the
-/// ranges user space moved itself (parked bytes) and the verdict's counters.
+/// bytes user space moved itself (parked bytes) and the verdict's counters of the connection.
 /// </summary>
 internal static class ParkStress
 {
     private const ulong Magic = 0xA5UL << 56;
+    private const int RouteIndex = 7;
+
+    // One connection at a time in a map of capacity one: every run (and the start-up self-test) uses connection 0.
+    private const int Connection = 0;
 
     public static int Run(Dictionary<string, List<string>> options)
     {
@@ -30,21 +33,19 @@ internal static class ParkStress
         var keepGoing = options.ContainsKey("keep-going");
         var patterns = new[] { Pattern(0, size), Pattern(1, size) };
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
-        using var forwarder = new DataPathForwarder(loggerFactory, new DataPathForwarderOptions { AutoAllowsSockmap = true });
+        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions { AutoAllowsSockmap = true, SockmapCapacity = 1 });
         if (!forwarder.SockmapUsable)
         {
             Console.Error.WriteLine("sockmap not usable: " + forwarder.SockmapDetail);
             return 3;
         }
         var received = new[] { new byte[size + (64 << 20)], new byte[size + (64 << 20)] };
-        var chunks = new ConcurrentQueue<(int Conn, int Dir, long Src, int Len, bool Written)>();
-        SockmapDiagnostics.Observer = (conn, dir, bytes, written) => chunks.Enqueue((conn, dir, Locate(bytes, dir), bytes.Length, written));
         int failures = 0;
         var clock = Stopwatch.StartNew();
         for (var run = 1; run <= runs; run++)
         {
-            chunks.Clear();
             var before = TcpCounters();
+            var parkedBefore = forwarder.GetRouteStats(RouteIndex).ParkedBytes;
             var runClock = Stopwatch.StartNew();
             var (result, lengths) = OneRun(forwarder, patterns, received, maxQueued);
             var ok = true;
@@ -62,14 +63,13 @@ internal static class ParkStress
                 var segs = Segments(received[d].AsSpan(0, (int)Math.Min(n, received[d].Length)), patterns);
                 lines.AddRange(segs.Select(s => "    " + s));
             }
-            var parkedWritten = chunks.Where(c => c.Written).GroupBy(c => c.Dir).ToDictionary(g => g.Key, g => g.Sum(c => (long)c.Len));
-            var conn = chunks.IsEmpty ? -1 : chunks.First().Conn;
-            var slots = conn < 0 ? "" : string.Join(" ", Enumerable.Range(0, 2).Select(d => SlotText(forwarder, conn, d)));
+            var parked = forwarder.GetRouteStats(RouteIndex).ParkedBytes - parkedBefore;
+            var slots = SlotsText(forwarder);
             var after = TcpCounters();
             var tcp = string.Join(" ", new[] { "RetransSegs", "TCPDSACKOldSent", "TCPDSACKOfoSent", "TCPLossProbes", "TCPTimeouts", "TCPRcvQDrop", "TCPZeroWindowDrop", "TCPBacklogCoalesce" }
                 .Select(k => $"{k}={after.GetValueOrDefault(k) - before.GetValueOrDefault(k)}"));
             Console.WriteLine($"run {run}: {(ok ? "ok" : "FAIL")} {tcp} {runClock.Elapsed.TotalSeconds:F1}s c2b={result.BytesClientToBackend} b2c={result.BytesBackendToClient} {result.CloseReason} " +
-                $"userWritten c2b={parkedWritten.GetValueOrDefault(0)} b2c={parkedWritten.GetValueOrDefault(1)} {slots}");
+                $"parked={parked} {slots}");
             if (!ok)
             {
                 failures++;
@@ -77,14 +77,12 @@ internal static class ParkStress
                 {
                     Console.WriteLine(line);
                 }
-                DumpChunksNear(chunks, lines);
                 if (!keepGoing)
                 {
                     break;
                 }
             }
         }
-        SockmapDiagnostics.Observer = null;
         Console.WriteLine($"park-stress: {failures} failed runs, {clock.Elapsed.TotalSeconds:F0}s");
         return failures == 0 ? 0 : 1;
     }
@@ -112,9 +110,12 @@ internal static class ParkStress
         return result;
     }
 
-    private static unsafe string SlotText(DataPathForwarder forwarder, int conn, int d)
+    private static string SlotsText(DataPathForwarder forwarder)
+        => string.Join(" ", Enumerable.Range(0, 2).Select(d => SlotText(forwarder, d)));
+
+    private static unsafe string SlotText(DataPathForwarder forwarder, int d)
     {
-        var s = forwarder.Engine!.Slot(conn * 2 + d);
+        var s = forwarder.Engine!.Slot(Connection * 2 + d);
         return $"[d{d} red={s->Redirected} passed={s->Passed} cons={s->Consumed} parks={s->Parks} verdicts={s->Verdicts} overlaps={s->Overlaps} trimmed={s->Trimmed} trimFailed={s->TrimFailed}]";
     }
 
@@ -131,8 +132,12 @@ internal static class ParkStress
         backend.NoDelay = true;
         var request = new ForwardingRequest
         {
-            RouteId = "stress", RouteIndex = 7, ClientSocket = pc, Backend = pb,
-            Options = new DataPathOptions(TcpForwarderMode.Sockmap, null, TimeSpan.FromSeconds(60), maxQueued),
+            Route = new TcpRouteConfig
+            {
+                RouteId = "stress", Listen = "127.0.0.1:0", ClusterId = "stress", Mode = TcpForwarderMode.Sockmap,
+                IdleTimeout = TimeSpan.FromSeconds(60), MaxQueuedBytes = maxQueued,
+            },
+            RouteIndex = RouteIndex, ClientSocket = pc, Backend = pb,
         };
         var forwarding = Task.Run(() => forwarder.ForwardAsync(request, CancellationToken.None));
         var lengths = new long[2];
@@ -151,7 +156,7 @@ internal static class ParkStress
         {
             if (!t.Join(TimeSpan.FromSeconds(120)))
             {
-                Console.WriteLine("run hung: " + forwarder.Engine!.DescribeActive());
+                Console.WriteLine("run hung: " + SlotsText(forwarder));
                 Environment.Exit(4);
             }
         }
@@ -201,22 +206,6 @@ internal static class ParkStress
         return data;
     }
 
-    /// <summary>Stream offset (and direction) of the first byte of <paramref name="bytes"/>, from the first whole word; -1 if none.</summary>
-    private static long Locate(ReadOnlySpan<byte> bytes, int expectedDir)
-    {
-        for (var k = 0; k < 8 && k + 8 <= bytes.Length; k++)
-        {
-            var w = BinaryPrimitives.ReadUInt64LittleEndian(bytes[k..]);
-            if ((w & 0xFF00000000000000UL) == Magic && (w & 7) == 0)
-            {
-                var dir = (int)((w >> 48) & 0xFF);
-                var off = (long)(w & 0xFFFFFFFFFFFFUL) - k;
-                return dir == expectedDir ? off : -(((long)dir + 2) << 40) - off;
-            }
-        }
-        return -1;
-    }
-
     /// <summary>Splits a received stream into runs that match some place of either pattern: (position, source, length).</summary>
     private static List<string> Segments(ReadOnlySpan<byte> got, byte[][] patterns)
     {
@@ -254,24 +243,4 @@ internal static class ParkStress
         return result;
     }
 
-    private static void DumpChunksNear(ConcurrentQueue<(int Conn, int Dir, long Src, int Len, bool Written)> chunks, List<string> lines)
-    {
-        Console.WriteLine($"  user-space chunks: {chunks.Count} (read+written); merged written ranges per direction:");
-        foreach (var g in chunks.Where(c => c.Written).GroupBy(c => c.Dir))
-        {
-            var ranges = new List<(long Start, long End)>();
-            foreach (var c in g)
-            {
-                if (ranges.Count > 0 && ranges[^1].End == c.Src)
-                {
-                    ranges[^1] = (ranges[^1].Start, c.Src + c.Len);
-                }
-                else
-                {
-                    ranges.Add((c.Src, c.Src + c.Len));
-                }
-            }
-            Console.WriteLine($"    dir {g.Key}: {ranges.Count} ranges: " + string.Join(" ", ranges.Take(400).Select(x => $"[{x.Start},{x.End})")));
-        }
-    }
 }

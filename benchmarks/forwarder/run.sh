@@ -2,7 +2,8 @@
 # Forwarder data-path benchmark: direct vs sockmap route vs user-space route vs HAProxy `mode tcp` (splice) vs
 # nginx `stream`, in one run, in two CPU placements:
 #   spread : client on cpu0, backends (iperf3 -s, echo) on cpu1, proxies unpinned
-#   onecpu : client, backends and proxies all on cpu0 (KERNEL-NOTES 1: sockmap fell to 0.34x direct there)
+#   onecpu : client, backends and proxies all on cpu0 (unbounded sockmap is slower than user space there:
+#            docs/design.md, "CPU affinity: the placement rule")
 #   isolated (RFS steering comparison only): client and backend on cpu0, proxies pinned to cpu1, route CPU 1
 # Metrics: iperf3 1 and 4 streams (Gbit/s), 1 KiB ping-pong p50/p99 (us), new connections/s (1 KiB request and
 # reply per connection), system CPU seconds per GB moved (from /proc/stat during the 1-stream run), and the seed's

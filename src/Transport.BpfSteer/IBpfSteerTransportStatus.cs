@@ -9,8 +9,11 @@ public interface IBpfSteerTransportStatus
     /// <summary>One entry per worker, in group (listen) order.</summary>
     IReadOnlyList<BpfSteerWorkerStatus> Workers { get; }
 
-    /// <summary>Which selector is attached to the reuseport groups: "Cbpf", "Ebpf", or "None".</summary>
-    string Selector { get; }
+    /// <summary>
+    /// Which selector is attached to the reuseport groups: the configured one, or <see cref="ReuseportSelector.None"/>
+    /// when none is (not bound yet, a fallback, or the cBPF program detached after a worker failed).
+    /// </summary>
+    ReuseportSelector Selector { get; }
 
     /// <summary>Why the selector is what it is (e.g. the attach error that caused a fallback).</summary>
     string SelectorDetail { get; }

@@ -19,7 +19,10 @@ public interface ISockmapForwarderStatus
 /// <summary>A TCP route's state.</summary>
 /// <param name="Id">The route id from configuration.</param>
 /// <param name="Listen">The listen endpoint, e.g. "127.0.0.1:6380".</param>
-/// <param name="Mode">The data path in use: "Sockmap" or "UserSpace".</param>
+/// <param name="Mode">
+/// The data path of the route's latest connection (<see cref="TcpForwarderMode.Sockmap"/> or
+/// <see cref="TcpForwarderMode.UserSpace"/>); before the first connection, the configured mode.
+/// </param>
 /// <param name="ModeReason">Why that mode was chosen.</param>
 /// <param name="Cpu">The requested CPU, or null when the route has no affinity.</param>
 /// <param name="ActiveConnections">Connections open now.</param>
@@ -28,7 +31,7 @@ public interface ISockmapForwarderStatus
 /// <param name="BytesBackendToClient">Bytes forwarded backend to client (both paths).</param>
 /// <param name="VerdictRunsPerCpu">Verdict program runs for this route, indexed by CPU.</param>
 public sealed record TcpRouteStatus(
-    string Id, string Listen, string Mode, string ModeReason, int? Cpu, long ActiveConnections, long TotalConnections,
+    string Id, string Listen, TcpForwarderMode Mode, string ModeReason, int? Cpu, long ActiveConnections, long TotalConnections,
     long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu)
 {
     /// <summary>

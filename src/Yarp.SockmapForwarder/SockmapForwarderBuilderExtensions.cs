@@ -83,8 +83,9 @@ public static class SockmapForwarderBuilderExtensions
         services.TryAddSingleton(sp => new TcpRouteConfigSource(section(sp)));
         // One registration owns the data path (DI disposes each factory-made singleton it tracks: two would dispose it twice).
         services.AddOptions<SockmapForwarderOptions>().BindConfiguration(SockmapForwarderOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SockmapForwarderOptions>, SockmapForwarderOptionsValidator>());
         services.TryAddSingleton<ITcpConnectionForwarder>(sp => new DataPathForwarder(sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetService<DataPathForwarderOptions>() ?? DataPathForwarderOptions.From(sp.GetRequiredService<IOptions<SockmapForwarderOptions>>().Value)));
+            sp.GetRequiredService<IOptions<SockmapForwarderOptions>>().Value));
         services.TryAddSingleton<IDataPathInfo>(sp => new DataPathForwarderInfo((DataPathForwarder)sp.GetRequiredService<ITcpConnectionForwarder>()));
         services.TryAddSingleton<TcpRouteTable>();
         services.TryAddSingleton<DestinationConnector>();

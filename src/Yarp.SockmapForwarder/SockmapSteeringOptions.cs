@@ -38,20 +38,4 @@ public sealed class SockmapSteeringOptions
     /// <remarks>Defaults to 1 second.</remarks>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Throws naming the setting when a value cannot work.</summary>
-    internal void Validate()
-    {
-        if (SockFlowEntries <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(SockFlowEntries), $"BpfSteer:Forwarder:Steering:SockFlowEntries must be positive; '{SockFlowEntries}' was set.");
-        }
-        if (FlowCountPerQueue <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(FlowCountPerQueue), $"BpfSteer:Forwarder:Steering:FlowCountPerQueue must be positive; '{FlowCountPerQueue}' was set.");
-        }
-        if (RefreshInterval < TimeSpan.FromMilliseconds(10) || RefreshInterval > TimeSpan.FromHours(1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(RefreshInterval), $"BpfSteer:Forwarder:Steering:RefreshInterval must be between 10 ms and 1 hour; '{RefreshInterval}' was set.");
-        }
-    }
 }

@@ -31,7 +31,7 @@ public class LocalityTests(ITestOutputHelper output)
         Assert.True(matched >= landings.Count * 0.99, $"{matched}/{landings.Count}");
 
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
-        Assert.Equal(selector.ToString(), status.Selector);
+        Assert.Equal(selector, status.Selector);
         Assert.Equal(cpus, status.Workers.Select(w => w.Cpu));
         Assert.Equal(landings.Count, status.Workers.Sum(w => w.Accepted));
         Assert.True(status.Workers.Sum(w => w.IncomingCpuMatched) >= landings.Count * 0.99);
@@ -50,7 +50,7 @@ public class LocalityTests(ITestOutputHelper output)
         var matched = landings.Count(l => l.WorkerCpu == l.IncomingCpu);
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
         output.WriteLine($"No selector (plain reuseport hashing): {matched}/{landings.Count} = {100.0 * matched / landings.Count:F1}% on the worker of the receiving CPU");
-        Assert.Equal("None", status.Selector);
+        Assert.Equal(ReuseportSelector.None, status.Selector);
         Assert.Equal(landings.Count, status.Workers.Sum(w => w.Accepted));
         Assert.Equal(matched, status.Workers.Sum(w => w.IncomingCpuMatched));
         // Both workers took part: hashing spreads connections regardless of CPU.

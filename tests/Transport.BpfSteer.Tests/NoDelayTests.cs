@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using BpfSteer;
 using BpfSteer.Transport;
 using Microsoft.AspNetCore.Connections;
 

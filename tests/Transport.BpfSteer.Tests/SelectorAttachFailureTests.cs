@@ -35,7 +35,7 @@ public class SelectorAttachFailureTests
         var listener = await factory.BindWithoutBpfCapabilityAsync();
         await using (listener)
         {
-            Assert.Equal("None", factory.State.Selector);
+            Assert.Equal(ReuseportSelector.None, factory.State.Selector);
             Assert.Contains("fell back", factory.State.SelectorDetail);
             Assert.Contains("CAP_BPF", factory.State.SelectorDetail);
 

@@ -24,7 +24,7 @@ public class TransportConfigurationTests
         Assert.Equal([1], options.Cpus!);
         Assert.Equal(64, options.Backlog);
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
-        Assert.Equal("None", status.Selector);
+        Assert.Equal(ReuseportSelector.None, status.Selector);
         Assert.Equal(1, Assert.Single(status.Workers).Cpu);
         Assert.Equal($"127.0.0.1:{app.Port}", Assert.Single(status.Endpoints));
     }

@@ -15,9 +15,9 @@ namespace Transport.BpfSteer.Tests;
 public class WorkerFailureTests
 {
     [Theory]
-    [InlineData(ReuseportSelector.Cbpf, "None")]
-    [InlineData(ReuseportSelector.Ebpf, "Ebpf")] // keyed by worker: stays attached
-    public async Task WorkerLoopDies_GroupRebuiltWithoutIt_AllClientsStillServed(ReuseportSelector selector, string selectorAfter)
+    [InlineData(ReuseportSelector.Cbpf, ReuseportSelector.None)]
+    [InlineData(ReuseportSelector.Ebpf, ReuseportSelector.Ebpf)] // keyed by worker: stays attached
+    public async Task WorkerLoopDies_GroupRebuiltWithoutIt_AllClientsStillServed(ReuseportSelector selector, ReuseportSelector selectorAfter)
     {
         await using var app = await TestApp.StartAsync(TransportKind.BpfSteer, o =>
         {

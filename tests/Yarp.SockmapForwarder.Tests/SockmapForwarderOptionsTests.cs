@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Yarp.SockmapForwarder.Internal;
 using Yarp.SockmapForwarder.Tests.Infrastructure;
 
 namespace Yarp.SockmapForwarder.Tests;
@@ -55,6 +56,36 @@ public class SockmapForwarderOptionsTests
         });
         Assert.Contains("BpfSteer:Forwarder:Steering:Enabled", Flatten(ex));
     }
+
+    [Fact]
+    public void Validate_RefreshIntervalTooShort_ErrorNamesTheSetting()
+    {
+        var options = new SockmapForwarderOptions { Steering = new() { Enabled = true, RefreshInterval = TimeSpan.FromMilliseconds(1) } };
+        var result = new SockmapForwarderOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains("BpfSteer:Forwarder:Steering:RefreshInterval", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Validate_SeveralBadValues_ReportsEveryOne()
+    {
+        var options = new SockmapForwarderOptions
+        {
+            SockmapCapacity = 0,
+            PlacementHold = TimeSpan.FromSeconds(-1),
+            Steering = new() { SockFlowEntries = 0, FlowCountPerQueue = -1, RefreshInterval = TimeSpan.FromHours(2) },
+        };
+        var failures = new SockmapForwarderOptionsValidator().Validate(null, options).Failures!.ToList();
+        Assert.Equal(5, failures.Count);
+        foreach (var key in new[] { "SockmapCapacity", "PlacementHold", "Steering:SockFlowEntries", "Steering:FlowCountPerQueue", "Steering:RefreshInterval" })
+        {
+            Assert.Single(failures, f => f.Contains($"'BpfSteer:Forwarder:{key}'", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Validate_Defaults_Succeed()
+        => Assert.True(new SockmapForwarderOptionsValidator().Validate(null, new SockmapForwarderOptions()).Succeeded);
 
     private static string Flatten(Exception ex) => ex is AggregateException a ? string.Join("\n", a.Flatten().InnerExceptions.Select(e => e.ToString())) : ex.ToString();
 }

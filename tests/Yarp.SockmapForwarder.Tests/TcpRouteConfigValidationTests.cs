@@ -65,6 +65,35 @@ public class TcpRouteConfigValidationTests
     }
 
     [Fact]
+    public void Build_255Routes_Accepted()
+    {
+        var app = ProxyApp.Build(ManyRoutes(255), TransportKind.Sockets, new TestLogSink(), out _);
+        ((IDisposable)app).Dispose();
+    }
+
+    /// <summary>
+    /// Route indexes run 0..n-1 and the start-up self-test forwards on the last counter index (255): a 256th route
+    /// would count the self-test's bytes and verdict runs as its own.
+    /// </summary>
+    [Fact]
+    public void Build_256Routes_FailsBecauseTheLastCounterIndexIsTheSelfTests()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => ProxyApp.Build(ManyRoutes(256), TransportKind.Sockets, new TestLogSink(), out _));
+
+        Assert.Contains("256 TCP routes are configured; at most 255 are supported.", ex.Message);
+    }
+
+    private static ProxyConfig ManyRoutes(int count)
+    {
+        var config = new ProxyConfig().Cluster("c", null, ("d1", "tcp://127.0.0.1:1"));
+        for (var i = 0; i < count; i++)
+        {
+            config.Route($"r{i}", "c", listen: $"127.0.0.1:{40000 + i}");
+        }
+        return config;
+    }
+
+    [Fact]
     public void Build_DuplicateListenEndpoint_NamesBothRoutes()
     {
         var port = Net.FreePort();

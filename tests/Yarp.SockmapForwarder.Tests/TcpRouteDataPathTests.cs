@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Yarp.SockmapForwarder.Internal;
 using Yarp.SockmapForwarder.Tests.Infrastructure;
 
 namespace Yarp.SockmapForwarder.Tests;
@@ -27,7 +29,7 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
         var line = await proxy.Logs.WaitForAsync(e => e.EventId == 207);
         Assert.Equal("Sockmap", line.Values["Path"]);
         var route = proxy.Status.Routes.Single();
-        Assert.Equal("Sockmap", route.Mode);
+        Assert.Equal(TcpForwarderMode.Sockmap, route.Mode);
         Assert.True(route.VerdictRunsPerCpu.Sum() > 0, "no verdict runs counted");
         Assert.StartsWith("none: disabled", route.Steering); // RFS steering is opt-in (DataPath/README.md)
         var verdicts = metrics.All().Where(kv => kv.Key.StartsWith("yarp.sockmap.verdict_runs,", StringComparison.Ordinal)).Sum(kv => kv.Value);
@@ -35,6 +37,8 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.forwarded", "path=Sockmap,route=r"));
         Assert.Equal(0, metrics.Read("yarp.sockmap.tcp.fallbacks", "route=r"));
         Assert.Equal(1024L * 1024, metrics.Read("yarp.sockmap.tcp.bytes", "direction=client_to_backend,route=r"));
+        var redirectFailures = proxy.App.Services.GetRequiredService<IDataPathInfo>().GetRouteStats(0).RedirectFailures;
+        Assert.Equal(redirectFailures, metrics.Read("yarp.sockmap.redirect_failures", "route=r"));
         proxy.Logs.AssertNoErrors();
     }
 

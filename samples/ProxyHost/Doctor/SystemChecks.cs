@@ -92,7 +92,8 @@ internal static class SystemChecks
         : DoctorCheck.Warn("sysctl", feature.Detail,
             "sysctl -w net.ipv4.tcp_migrate_req=1 && echo net.ipv4.tcp_migrate_req=1 > /etc/sysctl.d/90-bpfsteer.conf");
 
-    // On loopback the softirq runs on the sender's CPU (KERNEL-NOTES); RPS/RFS on lo is the knob that moves it.
+    // On loopback the softirq runs on the sender's CPU (docs/design.md, "CPU affinity: where the sockmap work runs");
+    // RPS/RFS on lo is the knob that moves it.
     private static DoctorCheck Rps(List<string> pinnedRoutes)
     {
         var rps = ProcessInfo.ReadTrimmed("/sys/class/net/lo/queues/rx-0/rps_cpus") ?? "unreadable";

@@ -30,9 +30,9 @@ internal sealed class BpfHealthCheck(IServiceProvider services, IConfiguration c
         }
         else
         {
-            data["selector"] = transport.Selector;
+            data["selector"] = transport.Selector.ToString();
             data["workers"] = transport.Workers.Count;
-            if (transport.Selector == "None")
+            if (transport.Selector == ReuseportSelector.None)
             {
                 problems.Add($"No CPU selector is attached: {transport.SelectorDetail}");
             }

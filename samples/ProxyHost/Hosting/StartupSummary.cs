@@ -47,7 +47,7 @@ internal static class StartupSummary
         else
         {
             o.WriteLine($"  Transport    BpfSteer: {transport.Workers.Count} workers on CPUs {string.Join(",", transport.Workers.Select(w => w.Cpu))}");
-            o.WriteLine($"  Selector     {(transport.Selector == "None" ? "NOT attached" : transport.Selector + " attached")}: {transport.SelectorDetail}");
+            o.WriteLine($"  Selector     {(transport.Selector == ReuseportSelector.None ? "NOT attached" : transport.Selector + " attached")}: {transport.SelectorDetail}");
         }
         if (forwarder is null)
         {
@@ -123,7 +123,7 @@ internal static class StartupSummary
         {
             ProxyHostLog.NotOnBpfSteer(logger);
         }
-        else if (transport.Selector == "None")
+        else if (transport.Selector == ReuseportSelector.None)
         {
             ProxyHostLog.SelectorNotAttached(logger, transport.SelectorDetail);
         }

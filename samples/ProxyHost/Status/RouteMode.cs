@@ -16,9 +16,9 @@ internal static class RouteMode
 
     public static (string Mode, string Reason) Resolve(TcpRouteStatus route, ISockmapForwarderStatus forwarder, bool autoAllowsSockmap)
     {
-        if (route.Mode is Sockmap or UserSpace)
+        if (route.Mode is TcpForwarderMode.Sockmap or TcpForwarderMode.UserSpace)
         {
-            return (route.Mode, route.ModeReason);
+            return (route.Mode.ToString(), route.ModeReason);
         }
         if (!forwarder.SockmapUsable)
         {

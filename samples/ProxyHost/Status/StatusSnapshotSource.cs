@@ -33,7 +33,7 @@ internal sealed class StatusSnapshotSource
         if (_transport is { } t)
         {
             transport = new StatusSnapshot.TransportDto(
-                t.Selector, t.SelectorDetail, t.Endpoints.ToList(),
+                t.Selector.ToString(), t.SelectorDetail, t.Endpoints.ToList(),
                 t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections, w.AcceptResourceFailures, w.AcceptPauses)).ToList());
         }
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using BpfSteer.Interop;
-using static BpfSteer.Interop.Libc;
 
 namespace BpfSteer.Internal;
 
@@ -11,9 +10,9 @@ namespace BpfSteer.Internal;
 /// loops. Descriptors are registered with a handler (loop thread only), and events reach it without a lock or an
 /// allocation. Other threads hand work over with <see cref="Schedule"/> (an eventfd wakes the loop), so the loop is
 /// also a <see cref="PipeScheduler"/>. Optional: pinning to one CPU, a periodic tick. An owner adds its behaviour
-/// through the protected hooks, which all run on the loop thread.
+/// through the protected hooks, which all run on the loop thread. The loop itself is in EventLoop.Run.cs.
 /// </summary>
-internal abstract class EventLoop : PipeScheduler
+internal abstract partial class EventLoop : PipeScheduler
 {
     private const int MaxEvents = 256;
 
@@ -180,144 +179,4 @@ internal abstract class EventLoop : PipeScheduler
     /// thread; <see cref="IsFaulted"/> is already true, so work scheduled from here on runs on the thread pool.
     /// </summary>
     protected abstract void OnFaulted(Exception error);
-
-    private void Run()
-    {
-        if (_cpu is int cpu)
-        {
-            var pinned = CpuAffinity.TrySetCurrentThreadAffinity([cpu]);
-            if (!pinned.IsSuccess && OnPinningFailed(cpu, pinned) is { } error)
-            {
-                _started.TrySetException(error);
-                _epoll.Dispose();
-                _stopped.TrySetResult();
-                return;
-            }
-        }
-        _started.TrySetResult();
-        var events = new EpollEvent[MaxEvents];
-        try
-        {
-            Guard(static l => l.OnStarted());
-            _nextTick = Environment.TickCount64 + Math.Max(_tickInterval, 0);
-            while (!_stopping)
-            {
-                RunQueued();
-                if (_stopping)
-                {
-                    break;
-                }
-                var n = _epoll.Wait(events, _queue.IsEmpty ? WaitTimeout() : 0);
-                for (var i = 0; i < n; i++)
-                {
-                    Dispatch(events[i]);
-                }
-                if (_tickInterval >= 0)
-                {
-                    Tick();
-                }
-            }
-            RunQueued();
-            Guard(static l => l.OnStopped());
-        }
-        catch (Exception ex)
-        {
-            Fail(ex);
-        }
-        finally
-        {
-            _epoll.Dispose();
-            _stopped.TrySetResult();
-        }
-    }
-
-    private int WaitTimeout()
-    {
-        if (_tickInterval < 0)
-        {
-            return -1;
-        }
-        return (int)Math.Clamp(_nextTick - Environment.TickCount64, 0, int.MaxValue);
-    }
-
-    private void Tick()
-    {
-        var now = Environment.TickCount64;
-        if (now >= _nextTick)
-        {
-            try
-            {
-                OnTick(now);
-            }
-            catch (Exception ex)
-            {
-                OnHandlerFailed(ex);
-            }
-            _nextTick = now + Math.Max(_tickInterval, 0);
-        }
-    }
-
-    private void Dispatch(in EpollEvent ev)
-    {
-        var token = ev.Data;
-        if (token == Epoll.WakeToken)
-        {
-            // Read the eventfd first, then clear the flag: the other order can swallow a wake written after the clear
-            // and leave the flag set forever (every later Schedule would then skip its wake-up).
-            _epoll.ResetWake();
-            Volatile.Write(ref _signalled, 0);
-            return;
-        }
-        if (_handlers.Find(token) is { } handler)
-        {
-            try
-            {
-                handler.OnEvents(ev.Events);
-            }
-            catch (Exception ex)
-            {
-                OnHandlerFailed(ex);
-            }
-        }
-    }
-
-    private void RunQueued()
-    {
-        // Bounded: work queued while draining runs in the next round, after epoll had a chance to report I/O.
-        for (var budget = _queue.Count; budget > 0 && _queue.TryDequeue(out var item); budget--)
-        {
-            try
-            {
-                item.Action(item.State);
-            }
-            catch (Exception ex)
-            {
-                OnHandlerFailed(ex);
-            }
-        }
-    }
-
-    private void Guard(Action<EventLoop> hook)
-    {
-        try
-        {
-            hook(this);
-        }
-        catch (Exception ex)
-        {
-            OnHandlerFailed(ex);
-        }
-    }
-
-    /// <summary>The loop died: let the owner fail what it owned, forget every handler, hand queued work to the thread pool.</summary>
-    private void Fail(Exception error)
-    {
-        _faulted = true;
-        Guard(l => l.OnFaulted(error));
-        _handlers.Clear();
-        while (_queue.TryDequeue(out var item))
-        {
-            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
-        }
-    }
 }

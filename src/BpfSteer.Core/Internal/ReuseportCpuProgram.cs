@@ -11,12 +11,15 @@ namespace BpfSteer.Internal;
 /// </summary>
 internal static class ReuseportCpuProgram
 {
+    /// <summary>The most workers a group can have: the program returns <c>n</c> for "no worker on this CPU", so n &lt; 256.</summary>
+    public const int MaxWorkers = 255;
+
     /// <summary>The program for workers whose CPUs are <paramref name="workerCpus"/>, in group (listen) order.</summary>
     internal static SockFilter[] Build(IReadOnlyList<int> workerCpus)
     {
-        if (workerCpus.Count == 0 || workerCpus.Count > 255)
+        if (workerCpus.Count == 0 || workerCpus.Count > MaxWorkers)
         {
-            throw new ArgumentOutOfRangeException(nameof(workerCpus), "A reuseport group needs 1 to 255 workers.");
+            throw new ArgumentOutOfRangeException(nameof(workerCpus), $"A reuseport group needs 1 to {MaxWorkers} workers.");
         }
         var load = new SockFilter(BPF_LD | BPF_W | BPF_ABS, SKF_AD_CPU_OFFSET);
         var contiguous = true;

@@ -45,27 +45,9 @@ internal sealed unsafe class BpfObject : IDisposable
         return new BpfObject(handle, pin, name);
     }
 
-    /// <summary>Writes a <c>const volatile</c> global in .rodata before load (a load-time setting).</summary>
-    public void SetReadOnlyData(ReadOnlySpan<byte> data, int offset)
-    {
-        var map = FindMap($".rodata", required: false);
-        if (map == 0)
-        {
-            // libbpf names it "<object>.rodata" truncated; fall back to a search by suffix.
-            throw new InvalidOperationException($"BPF object '{Name}' has no .rodata section.");
-        }
-        nuint size;
-        var ptr = MapInitialValue(map, &size);
-        if (ptr == null || (nuint)(offset + data.Length) > size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(offset), $"rodata of '{Name}' is {size} bytes.");
-        }
-        data.CopyTo(new Span<byte>(ptr + offset, data.Length));
-    }
-
     /// <summary>Sets max_entries of a map before load.</summary>
     public void SetMaxEntries(string map, uint maxEntries)
-        => CheckLibbpf(MapSetMaxEntries(FindMap(map, required: true), maxEntries), $"bpf_map__set_max_entries({map})");
+        => CheckLibbpf(MapSetMaxEntries(FindMap(map), maxEntries), $"bpf_map__set_max_entries({map})");
 
     /// <summary>Chooses whether a program is loaded (e.g. a kfunc variant on kernels that have the kfunc).</summary>
     public void SetAutoload(string program, bool autoload)
@@ -96,7 +78,7 @@ internal sealed unsafe class BpfObject : IDisposable
     /// <summary>A map of the loaded object, borrowed: it stays valid until this object is disposed.</summary>
     public BpfMap Map(string map)
     {
-        var handle = FindMap(map, required: true);
+        var handle = FindMap(map);
         var fd = MapFd(handle);
         CheckLibbpf(fd, $"bpf_map__fd({map})");
         return new BpfMap(map, new SafeFileDescriptorHandle(fd, ownsHandle: false), MapKeySize(handle), MapValueSize(handle));
@@ -108,10 +90,10 @@ internal sealed unsafe class BpfObject : IDisposable
         return p != 0 ? p : throw new InvalidOperationException($"BPF object '{Name}' has no program '{program}'.");
     }
 
-    private nint FindMap(string map, bool required)
+    private nint FindMap(string map)
     {
         var m = ObjectFindMapByName(_handle, map);
-        return m != 0 || !required ? m : throw new InvalidOperationException($"BPF object '{Name}' has no map '{map}'.");
+        return m != 0 ? m : throw new InvalidOperationException($"BPF object '{Name}' has no map '{map}'.");
     }
 
     internal static void CheckLibbpf(int ret, string operation)

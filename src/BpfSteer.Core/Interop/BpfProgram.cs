@@ -15,12 +15,6 @@ internal static unsafe class BpfProgram
     public static void Attach(SafeHandle program, SafeHandle map, int attachType, string what)
         => TryAttach(program, map, attachType).ThrowOnError($"bpf_prog_attach({what})");
 
-    public static PosixResult TryDetach(SafeHandle program, SafeHandle map, int attachType)
-    {
-        var r = ProgDetach2(program, map, attachType);
-        return r < 0 ? PosixResult.FromErrno(-r) : new PosixResult(r);
-    }
-
     /// <summary>Loads raw eBPF instructions (8-byte encoded); returns an owned program fd or the errno.</summary>
     public static PosixResult TryLoadRaw(int progType, string name, ReadOnlySpan<ulong> instructions, out SafeFileDescriptorHandle? program)
     {

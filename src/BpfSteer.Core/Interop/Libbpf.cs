@@ -67,9 +67,6 @@ internal static partial class Libbpf
     [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map__set_max_entries")]
     internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
 
-    [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map__initial_value")]
-    internal static unsafe partial byte* MapInitialValue(nint map, nuint* size);
-
     [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_map_update_elem")]
     internal static unsafe partial int MapUpdateElem(SafeHandle mapFd, void* key, void* value, ulong flags);
 
@@ -90,9 +87,6 @@ internal static partial class Libbpf
 
     [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_prog_attach")]
     internal static partial int ProgAttach(SafeHandle progFd, SafeHandle attachableFd, int attachType, uint flags);
-
-    [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "bpf_prog_detach2")]
-    internal static partial int ProgDetach2(SafeHandle progFd, SafeHandle attachableFd, int attachType);
 
     [LibraryImport(NativeLibraries.Libbpf, EntryPoint = "libbpf_probe_bpf_prog_type")]
     internal static partial int ProbeProgType(int progType, nint opts);

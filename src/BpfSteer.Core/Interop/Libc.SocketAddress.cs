@@ -12,7 +12,4 @@ internal static partial class Libc
 
     [LibraryImport(NativeLibraries.Libc, EntryPoint = "getsockname", SetLastError = true)]
     internal static unsafe partial int GetSockName(SafeHandle socket, byte* addr, uint* addrlen);
-
-    [LibraryImport(NativeLibraries.Libc, EntryPoint = "getpeername", SetLastError = true)]
-    internal static unsafe partial int GetPeerName(SafeHandle socket, byte* addr, uint* addrlen);
 }

@@ -30,16 +30,11 @@ internal static unsafe class NativeSocketAddress
     }
 
     /// <summary>getsockname: the local address of a bound or connected socket.</summary>
-    public static IPEndPoint? GetLocal(SafeHandle socket) => Query(socket, peer: false);
-
-    /// <summary>getpeername: the remote address of a connected socket.</summary>
-    public static IPEndPoint? GetPeer(SafeHandle socket) => Query(socket, peer: true);
-
-    private static IPEndPoint? Query(SafeHandle socket, bool peer)
+    public static IPEndPoint? GetLocal(SafeHandle socket)
     {
         byte* addr = stackalloc byte[SockAddrStorageBytes];
         uint len = SockAddrStorageBytes;
-        var r = peer ? GetPeerName(socket, addr, &len) : GetSockName(socket, addr, &len);
+        var r = GetSockName(socket, addr, &len);
         return r == 0 ? Decode(new ReadOnlySpan<byte>(addr, (int)Math.Min(len, SockAddrStorageBytes))) : null;
     }
 

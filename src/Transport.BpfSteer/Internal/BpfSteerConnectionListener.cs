@@ -38,8 +38,6 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
 
     internal string EndPointText { get; private set; }
 
-    internal ReuseportGroup Group => _group ?? throw new InvalidOperationException("Not bound.");
-
     /// <summary>Creates the group, attaches the selector, then lets each worker poll its member.</summary>
     public async Task BindAsync()
     {
@@ -166,7 +164,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             }
             var detached = _group.DetachSelector();
             _group.CloseMember(worker.Index);
-            _state.OnSelectorChanged(detached ? "None" : _state.Selector, detached
+            _state.OnSelectorChanged(detached ? ReuseportSelector.None : _state.Selector, detached
                 ? $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group and the cBPF program was detached, " +
                   "so selection is by SO_INCOMING_CPU among the remaining workers."
                 : $"The worker on CPU {worker.Cpu} failed ({error.Message}); its listener left the group; the selector keeps placing the other CPUs' connections.");
@@ -177,11 +175,11 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         }
     }
 
-    private (string Selector, string Detail) AttachSelector(ReuseportGroup group, IReadOnlyList<int> cpus)
+    private (ReuseportSelector Selector, string Detail) AttachSelector(ReuseportGroup group, IReadOnlyList<int> cpus)
     {
         if (_options.Selector == ReuseportSelector.None)
         {
-            return ("None", "Selector is None: plain reuseport hashing of the 4-tuple (the baseline).");
+            return (ReuseportSelector.None, "Selector is None: plain reuseport hashing of the 4-tuple (the baseline).");
         }
         Exception error;
         if (_options.Selector == ReuseportSelector.Ebpf)
@@ -189,7 +187,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             try
             {
                 group.AttachEbpf(cpus);
-                return ("Ebpf", $"eBPF sk_reuseport program (SELECT_OR_MIGRATE), CPU → worker → REUSEPORT_SOCKARRAY for CPUs [{string.Join(",", cpus)}].");
+                return (ReuseportSelector.Ebpf, $"eBPF sk_reuseport program (SELECT_OR_MIGRATE), CPU → worker → REUSEPORT_SOCKARRAY for CPUs [{string.Join(",", cpus)}].");
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -203,7 +201,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             var attach = group.TryAttachCbpf(cpus);
             if (attach.IsSuccess)
             {
-                return ("Cbpf", $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
+                return (ReuseportSelector.Cbpf, $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
             }
             error = BpfSteer.Interop.ErrnoMap.ToException(attach.Errno, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "BpfSteer:Transport:Selector");
         }
@@ -212,6 +210,6 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             throw error;
         }
         BpfSteerLog.SelectorFallback(_logger, group.EndPoint.ToString(), error.Message);
-        return ("None", $"{_options.Selector} attach failed, fell back to reuseport hashing (AllowSelectorFallback): " + error.Message);
+        return (ReuseportSelector.None, $"{_options.Selector} attach failed, fell back to reuseport hashing (AllowSelectorFallback): " + error.Message);
     }
 }

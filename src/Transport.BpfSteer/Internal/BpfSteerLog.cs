@@ -30,7 +30,7 @@ internal static partial class BpfSteerLog
     public static partial void ConnectionHandedOff(ILogger logger, string connectionId, int fd, int bufferedBytes);
 
     [LoggerMessage(20, LogLevel.Information, "Bound {EndPoint} with {Workers} reuseport listeners on CPUs [{Cpus}], selector {Selector}.", EventName = "ListenerBound")]
-    public static partial void ListenerBound(ILogger logger, string endPoint, int workers, string cpus, string selector);
+    public static partial void ListenerBound(ILogger logger, string endPoint, int workers, string cpus, ReuseportSelector selector);
 
     [LoggerMessage(21, LogLevel.Warning, "The reuseport selector for {EndPoint} could not be attached ({Error}); falling back to plain reuseport hashing because AllowSelectorFallback is set.", EventName = "SelectorFallback")]
     public static partial void SelectorFallback(ILogger logger, string endPoint, string error);

@@ -1,4 +1,5 @@
 using BpfSteer.Interop;
+using BpfSteer.Internal;
 using Microsoft.Extensions.Options;
 
 namespace BpfSteer.Transport.Internal;
@@ -33,9 +34,9 @@ internal sealed class BpfSteerTransportOptionsValidator : IValidateOptions<BpfSt
         var errors = new List<string>();
         if (options.Cpus is { } cpus)
         {
-            if (cpus.Count > 255)
+            if (cpus.Count > ReuseportCpuProgram.MaxWorkers)
             {
-                errors.Add($"'{prefix}Cpus' lists {cpus.Count} CPUs; a reuseport group holds at most 255 workers.");
+                errors.Add($"'{prefix}Cpus' lists {cpus.Count} CPUs; a reuseport group holds at most {ReuseportCpuProgram.MaxWorkers} workers.");
             }
             foreach (var cpu in cpus.Where(c => !allowed.Contains(c)).Distinct())
             {

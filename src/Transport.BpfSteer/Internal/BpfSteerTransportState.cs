@@ -19,7 +19,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
     private WorkerPool? _pool;
     private int _poolUsers;
     private bool _migrating;
-    private string _selector = "None";
+    private ReuseportSelector _selector = ReuseportSelector.None;
     private string _selectorDetail = "Not bound.";
 
     public BpfSteerTransportState(IMeterFactory? meterFactory = null)
@@ -31,7 +31,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
 
     public IWorkerLoop? Current => Worker.Current is { } worker && _pool is { } pool && pool.Workers.Contains(worker) ? worker : null;
 
-    public string Selector
+    public ReuseportSelector Selector
     {
         get { lock (_statusLock) { return _selector; } }
     }
@@ -95,7 +95,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
         }
     }
 
-    public void OnBound(string endPoint, string selector, string detail)
+    public void OnBound(string endPoint, ReuseportSelector selector, string detail)
     {
         lock (_statusLock)
         {
@@ -108,7 +108,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
     /// <summary>The running workers, if any (tests and diagnostics).</summary>
     internal WorkerPool? CurrentPool => _pool;
 
-    public void OnSelectorChanged(string selector, string detail)
+    public void OnSelectorChanged(ReuseportSelector selector, string detail)
     {
         lock (_statusLock)
         {

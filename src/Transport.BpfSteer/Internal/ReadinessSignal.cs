@@ -15,8 +15,6 @@ internal sealed class ReadinessSignal : ICriticalNotifyCompletion
     /// <summary>True until <see cref="Reset"/>: the last syscall did not report EAGAIN.</summary>
     public bool IsSet => _set;
 
-    public ReadinessSignal WaitAsync() => this;
-
     public ReadinessSignal GetAwaiter() => this;
 
     public bool IsCompleted => _set;

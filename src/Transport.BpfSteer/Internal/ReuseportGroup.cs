@@ -9,7 +9,8 @@ namespace BpfSteer.Transport.Internal;
 
 /// <summary>
 /// The SO_REUSEPORT listen sockets of one endpoint, one per worker. Member i is listened i-th, so its group index is
-/// i (KERNEL-NOTES: the index is listen() order, not bind() order) and the cBPF program can map CPU → index.
+/// i (the index is listen() order, not bind() order: docs/design.md, "Reuseport: group order and the CPU selector")
+/// and the cBPF program can map CPU → index.
 /// </summary>
 internal sealed class ReuseportGroup : IDisposable
 {

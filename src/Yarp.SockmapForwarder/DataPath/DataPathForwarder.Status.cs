@@ -1,5 +1,6 @@
 using BpfSteer;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
+using Yarp.SockmapForwarder.DataPath.Steering;
 
 namespace Yarp.SockmapForwarder.DataPath;
 
@@ -10,21 +11,21 @@ internal sealed partial class DataPathForwarder
     {
         var (userC2B, userB2C) = _counters.Bytes(routeIndex);
         var (sockmapConnections, userConnections) = _counters.Connections(routeIndex);
-        long kC2B = 0, kB2C = 0, parked = 0;
-        long[] v0 = [], v1 = [];
-        if (_sockmap.IsValueCreated && _sockmap.Value.Engine is { } engine && (uint)routeIndex < RouteCounters.MaxRoutes)
-        {
-            (kC2B, kB2C, v0, v1, parked) = engine.ReadRoute(routeIndex);
-        }
+        var kernel = _sockmap.IsValueCreated && _sockmap.Value.Engine is { } engine && (uint)routeIndex < RouteIndexes.Count
+            ? engine.ReadRoute(routeIndex)
+            : new RouteTotals(0, 0, [], [], 0, 0);
+        var (v0, v1) = (kernel.VerdictsClientToBackend, kernel.VerdictsBackendToClient);
         var both = new long[Math.Max(v0.Length, v1.Length)];
         for (var i = 0; i < both.Length; i++)
         {
             both[i] = (i < v0.Length ? v0[i] : 0) + (i < v1.Length ? v1[i] : 0);
         }
-        var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : new ForwardingPath("", "no connection yet");
-        return new DataPathRouteStats(kC2B + userC2B, kB2C + userB2C, both, v0, v1, parked, sockmapConnections, userConnections, last.Path, last.Reason)
+        var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : null;
+        return new DataPathRouteStats(kernel.BytesClientToBackend + userC2B, kernel.BytesBackendToClient + userB2C, both, v0, v1,
+            kernel.Passed, sockmapConnections, userConnections, last?.Path, last?.Reason ?? "no connection yet")
         {
-            Steering = _steering.TryGetValue(routeIndex, out var steering) ? steering : "none: no sockmap connection yet",
+            RedirectFailures = kernel.RedirectFailed,
+            Steering = (_steering.TryGetValue(routeIndex, out var steering) ? steering : SteeringDecision.NoConnectionYet).ToString(),
         };
     }
 
@@ -43,7 +44,7 @@ internal sealed partial class DataPathForwarder
     /// <summary>Probe, load, attach, self-test: the sockmap path exists only when all of them pass.</summary>
     private (SockmapEngine? Engine, string Detail) StartSockmap()
     {
-        var features = _options.Features ?? KernelFeatures.Current;
+        var features = _features ?? KernelFeatures.Current;
         foreach (var required in new[] { features.Sockmap, features.CapBpf, features.CapNetAdmin, features.CapPerfmon })
         {
             if (!required.Available)

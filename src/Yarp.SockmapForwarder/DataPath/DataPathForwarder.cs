@@ -16,28 +16,29 @@ namespace Yarp.SockmapForwarder.DataPath;
 internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisposable
 {
     private readonly ILogger _logger;
-    private readonly DataPathForwarderOptions _options;
+    private readonly SockmapForwarderOptions _options;
+    private readonly KernelFeatureReport? _features;
     private readonly Lazy<(SockmapEngine? Engine, string Detail)> _sockmap;
     private readonly ConcurrentDictionary<int, SpliceLoop> _spliceLoops = new();
     private readonly ConcurrentDictionary<int, PlacementMonitor> _placement = new();
     private readonly ConcurrentDictionary<(string Route, string Path, string Reason), bool> _logged = new();
     private readonly ConcurrentDictionary<int, ForwardingPath> _lastPath = new();
     private readonly RouteCounters _counters = new();
-    private readonly ConcurrentDictionary<int, string> _steering = new();
+    private readonly ConcurrentDictionary<int, SteeringDecision> _steering = new();
     private readonly RfsSteering _rfs;
     private readonly object _spliceGate = new();
     private bool _disposed;
 
-    public DataPathForwarder(ILoggerFactory loggerFactory, DataPathForwarderOptions? options = null)
+    /// <param name="loggerFactory">Creates the data path's logger.</param>
+    /// <param name="options">The process-wide settings, already validated (<see cref="Internal.SockmapForwarderOptionsValidator"/>).</param>
+    /// <param name="features">The kernel feature report to decide with; null means <see cref="KernelFeatures.Current"/>.</param>
+    public DataPathForwarder(ILoggerFactory loggerFactory, SockmapForwarderOptions? options = null, KernelFeatureReport? features = null)
     {
         NativeAbi.ThrowIfUnchecked("The sockmap forwarder");
         _logger = loggerFactory.CreateLogger("Yarp.SockmapForwarder.DataPath");
-        _options = options ?? new DataPathForwarderOptions();
-        if (_options.SockmapCapacity <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"SockmapCapacity must be positive; '{_options.SockmapCapacity}' was set.");
-        }
-        _rfs = new RfsSteering(_options.Steering, _logger);
+        _options = options ?? new SockmapForwarderOptions();
+        _features = features;
+        _rfs = new RfsSteering(_options.Steering ?? new SockmapSteeringOptions(), _logger);
         _sockmap = new Lazy<(SockmapEngine?, string)>(StartSockmap, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -55,48 +56,48 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     /// <summary>Decides the path for one connection; the same rule <see cref="ForwardAsync"/> applies.</summary>
     public ForwardingPath Choose(ForwardingRequest request)
     {
-        var options = request.Options;
-        if (options.Mode == TcpForwarderMode.UserSpace)
+        var route = request.Route;
+        if (route.Mode == TcpForwarderMode.UserSpace)
         {
-            return new(ForwardingPath.UserSpace, "the route's mode is UserSpace");
+            return new(DataPathKind.UserSpace, "the route's mode is UserSpace");
         }
         if (request.ClientSocket is null)
         {
-            return new(ForwardingPath.UserSpace, "no socket hand-off: the client connection is Kestrel pipes (another transport)");
+            return new(DataPathKind.UserSpace, "no socket hand-off: the client connection is Kestrel pipes (another transport)");
         }
         var (engine, detail) = _sockmap.Value;
         if (engine is null)
         {
-            return new(ForwardingPath.UserSpace, "sockmap is not usable: " + detail);
+            return new(DataPathKind.UserSpace, "sockmap is not usable: " + detail);
         }
-        if (options.Mode == TcpForwarderMode.Auto)
+        if (route.Mode == TcpForwarderMode.Auto)
         {
             if (!_options.AutoAllowsSockmap)
             {
-                return new(ForwardingPath.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
+                return new(DataPathKind.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
             }
-            if (options.MaxQueuedBytes <= 0)
+            if (route.MaxQueuedBytes <= 0)
             {
-                return new(ForwardingPath.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
+                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
-            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered == "rfs" ? options.Cpu : null;
+            monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered.IsSteered ? request.Cpu : null;
             if (monitor.UserSpaceReason(Environment.TickCount64) is { } reason)
             {
-                return new(ForwardingPath.UserSpace, reason);
+                return new(DataPathKind.UserSpace, reason);
             }
         }
-        return new(ForwardingPath.Sockmap, options.Mode == TcpForwarderMode.Sockmap
+        return new(DataPathKind.Sockmap, route.Mode == TcpForwarderMode.Sockmap
             ? "the route's mode is Sockmap"
-            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {options.MaxQueuedBytes} bytes");
+            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes");
     }
 
     public async Task<ForwardingResult> ForwardAsync(ForwardingRequest request, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if ((uint)request.RouteIndex >= RouteCounters.MaxRoutes)
+        if ((uint)request.RouteIndex >= RouteIndexes.MaxConfiguredRoutes)
         {
-            throw new ArgumentOutOfRangeException(nameof(request), $"RouteIndex must be 0..{RouteCounters.MaxRoutes - 1}; '{request.RouteIndex}' was set on the route '{request.RouteId}'.");
+            throw new ArgumentOutOfRangeException(nameof(request), $"RouteIndex must be 0..{RouteIndexes.MaxConfiguredRoutes - 1} ({RouteIndexes.SelfTest} is the self-test's); '{request.RouteIndex}' was set on the route '{request.RouteId}'.");
         }
         var path = Choose(request);
         ForwardingResult result;
@@ -109,8 +110,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             Record(request, path);
             result = await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
         }
-        _counters.AddConnection(request.RouteIndex, result.Path == ForwardingPath.Sockmap);
-        DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient);
+        _counters.AddConnection(request.RouteIndex, result.Path == DataPathKind.Sockmap);
+        DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path.Name(), result.CloseReason.Name(), result.BytesClientToBackend, result.BytesBackendToClient);
         return result;
     }
 
@@ -118,19 +119,19 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
     {
         if (!engine.TryAllocate(out var index))
         {
-            var full = new ForwardingPath(ForwardingPath.UserSpace, $"the sockmap is full ({engine.Capacity} connections)");
+            var full = new ForwardingPath(DataPathKind.UserSpace, $"the sockmap is full ({engine.Capacity} connections)");
             Record(request, full);
             return await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
         }
         SocketIo.Adopt(request.ClientSocket!);
         SocketIo.Adopt(request.Backend);
-        if (request.Options.MaxQueuedBytes <= 0)
+        if (request.Route.MaxQueuedBytes <= 0)
         {
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Options.Cpu, out var steeringStatus);
-        RecordSteering(request, steeringStatus); // before the insertion: bytes flow (and stats are read) from then on
+        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);
+        RecordSteering(request, steeringDecision); // before the insertion: bytes flow (and stats are read) from then on
         PairOutcome outcome;
         string detail;
         using (steering)
@@ -146,14 +147,14 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
                 return await connection.Completion.ConfigureAwait(false);
             }
             // Early data is already written; the user-space path continues from here (nothing was read partially).
-            var fallback = new ForwardingPath(ForwardingPath.UserSpace, "sockmap pairing fell back: " + detail);
+            var fallback = new ForwardingPath(DataPathKind.UserSpace, "sockmap pairing fell back: " + detail);
             Record(request, fallback);
             DataPathLog.FellBack(_logger, request.RouteId, detail);
             var early = connection.EarlyBytes;
             var plain = new ForwardingRequest
             {
-                RouteId = request.RouteId, RouteIndex = request.RouteIndex, ClientSocket = request.ClientSocket,
-                Backend = request.Backend, Options = request.Options,
+                Route = request.Route, RouteIndex = request.RouteIndex, Cpu = request.Cpu, ClientSocket = request.ClientSocket,
+                Backend = request.Backend,
             };
             return await ForwardUserSpaceAsync(plain, early, 0, cancellationToken).ConfigureAwait(false);
         }
@@ -179,8 +180,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         var prefix = Concat(request.BackendPreamble, request.ClientBufferedData);
         _counters.AddBytes(route, early.C2B + bufferedCounted, early.B2C);
         var connection = new SpliceConnection(request.ClientSocket, request.Backend, prefix, (early.C2B + bufferedCounted, early.B2C),
-            request.Options.IdleTimeout, OnBytes);
-        var loop = SpliceLoopFor(request.Options.Cpu);
+            request.Route.IdleTimeout, OnBytes);
+        var loop = SpliceLoopFor(request.Cpu);
         loop.Start(connection);
         using var registration = cancellationToken.Register(() => loop.Abort(connection));
         return await connection.Completion.ConfigureAwait(false);
@@ -213,16 +214,17 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
     }
 
-    private void RecordSteering(ForwardingRequest request, string status)
+    private void RecordSteering(ForwardingRequest request, SteeringDecision decision)
     {
-        _steering[request.RouteIndex] = status;
-        LogOnce(request.RouteId, "steering", status, () => SteeringLog.Decision(_logger, request.RouteId, request.Options.Cpu?.ToString() ?? "none", status));
+        _steering[request.RouteIndex] = decision;
+        var text = decision.ToString();
+        LogOnce(request.RouteId, "steering", text, () => SteeringLog.Decision(_logger, request.RouteId, request.Cpu?.ToString() ?? "none", text));
     }
 
     private void Record(ForwardingRequest request, ForwardingPath path)
     {
         _lastPath[request.RouteIndex] = path;
-        LogOnce(request.RouteId, path.Path, path.Reason, () => DataPathLog.PathChosen(_logger, request.RouteId, path.Path, path.Reason));
+        LogOnce(request.RouteId, path.Path.Name(), path.Reason, () => DataPathLog.PathChosen(_logger, request.RouteId, path.Path.Name(), path.Reason));
     }
 
     private void LogOnce(string route, string path, string reason, Action log)

@@ -1,3 +1,5 @@
+using Yarp.SockmapForwarder.DataPath.Steering;
+
 namespace Yarp.SockmapForwarder.DataPath;
 
 /// <summary>A route's data-path counters: in-kernel (BPF maps) plus user space, summed.</summary>
@@ -9,13 +11,19 @@ namespace Yarp.SockmapForwarder.DataPath;
 /// <param name="ParkedBytes">Bytes the verdict parked on the source socket (queue bound reached) and user space forwarded.</param>
 /// <param name="SockmapConnections">Finished connections that ran on the sockmap path.</param>
 /// <param name="UserSpaceConnections">Finished connections that ran on the user-space path.</param>
-/// <param name="Path">The path the latest connection of the route was given.</param>
+/// <param name="Path">The path the latest connection of the route was given; null before the first.</param>
 /// <param name="PathReason">Why.</param>
 internal sealed record DataPathRouteStats(
     long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu,
     IReadOnlyList<long> VerdictRunsPerCpuClientToBackend, IReadOnlyList<long> VerdictRunsPerCpuBackendToClient,
-    long ParkedBytes, long SockmapConnections, long UserSpaceConnections, string Path, string PathReason)
+    long ParkedBytes, long SockmapConnections, long UserSpaceConnections, DataPathKind? Path, string PathReason)
 {
+    /// <summary>
+    /// Verdict runs whose redirect the kernel refused because the peer socket had left the map (a connection being torn
+    /// down): the segment was dropped. Expected to stay at or near zero; a growing count means bytes are being lost.
+    /// </summary>
+    public long RedirectFailures { get; init; }
+
     /// <summary>How the latest sockmap connection of the route was steered to the route CPU: "rfs" or "none: reason".</summary>
-    public string Steering { get; init; } = "none: no sockmap connection yet";
+    public string Steering { get; init; } = SteeringDecision.NoConnectionYet.ToString();
 }

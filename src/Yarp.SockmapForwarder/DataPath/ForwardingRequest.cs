@@ -6,10 +6,20 @@ namespace Yarp.SockmapForwarder.DataPath;
 /// <summary>One client connection, already paired with a connected backend socket.</summary>
 internal sealed class ForwardingRequest
 {
-    /// <summary>The route id (logs, metrics) and its index in the BPF per-route counters (0..255).</summary>
-    public required string RouteId { get; init; }
+    /// <summary>The route's settings; the data path reads <c>Mode</c>, <c>IdleTimeout</c> and <c>MaxQueuedBytes</c>.</summary>
+    public required TcpRouteConfig Route { get; init; }
 
+    /// <summary>The route id, for logs and metrics.</summary>
+    public string RouteId => Route.RouteId;
+
+    /// <summary>The route's index in the per-route counters, BPF and user space (see <see cref="RouteIndexes"/>).</summary>
     public required int RouteIndex { get; init; }
+
+    /// <summary>
+    /// The CPU this connection's forwarding work should run on: the route's <c>Cpu</c>, else the CPU of the BpfSteer
+    /// worker that accepted it, else null.
+    /// </summary>
+    public int? Cpu { get; init; }
 
     /// <summary>
     /// The client socket when it was handed off by the BpfSteer transport (non-blocking, owned by the forwarder from now).
@@ -28,20 +38,11 @@ internal sealed class ForwardingRequest
 
     /// <summary>Bytes written to the backend before any client byte (a PROXY protocol header), or empty.</summary>
     public ReadOnlyMemory<byte> BackendPreamble { get; init; }
-
-    public required DataPathOptions Options { get; init; }
 }
 
-/// <summary>The route settings the data path needs.</summary>
-/// <param name="Mode">Auto, Sockmap or UserSpace; Auto is resolved by the data path (and the reason recorded).</param>
-/// <param name="Cpu">The route's CPU, or null.</param>
-/// <param name="IdleTimeout">Close both sides when neither direction moved a byte for this long; zero or infinite = never.</param>
-/// <param name="MaxQueuedBytes">Per connection and direction, the bound on bytes accepted from one side but not yet written to the other.</param>
-internal sealed record DataPathOptions(TcpForwarderMode Mode, int? Cpu, TimeSpan IdleTimeout, long MaxQueuedBytes);
-
 /// <summary>How a forwarded connection ended.</summary>
-/// <param name="Path">"Sockmap" or "UserSpace".</param>
+/// <param name="Path">The path the connection ended on.</param>
 /// <param name="BytesClientToBackend">Bytes the backend received from the client.</param>
 /// <param name="BytesBackendToClient">Bytes the client received from the backend.</param>
-/// <param name="CloseReason">e.g. "completed", "client-reset", "backend-reset", "idle-timeout", "aborted".</param>
-internal sealed record ForwardingResult(string Path, long BytesClientToBackend, long BytesBackendToClient, string CloseReason);
+/// <param name="CloseReason">Why it ended.</param>
+internal sealed record ForwardingResult(DataPathKind Path, long BytesClientToBackend, long BytesBackendToClient, CloseReason CloseReason);

@@ -8,7 +8,7 @@ namespace Yarp.SockmapForwarder.DataPath;
 /// CPU, sockmap fell to 0.34× direct while a user-space proxy kept 0.59×. So, per route: every second, the
 /// per-CPU verdict runs of both directions since the last look are compared; when at least 90% of each
 /// direction's runs were on the same single CPU (and there were enough runs to judge), new connections of the
-/// route use the user-space path for <see cref="DataPathForwarderOptions.PlacementHold"/>, after which sockmap is
+/// route use the user-space path for <see cref="SockmapForwarderOptions.PlacementHold"/>, after which sockmap is
 /// tried again and re-measured. A machine (or cgroup) with one usable CPU never uses sockmap in Auto mode.
 /// </summary>
 internal sealed class PlacementMonitor
@@ -69,8 +69,8 @@ internal sealed class PlacementMonitor
     private void Evaluate(long now)
     {
         var stats = _engine.ReadRoute(_route);
-        var d0 = Delta(stats.VerdictsC2B, ref _last0);
-        var d1 = Delta(stats.VerdictsB2C, ref _last1);
+        var d0 = Delta(stats.VerdictsClientToBackend, ref _last0);
+        var d1 = Delta(stats.VerdictsBackendToClient, ref _last1);
         var (cpu0, share0, runs0) = Top(d0);
         var (cpu1, share1, runs1) = Top(d1);
         if (runs0 >= MinRuns && runs1 >= MinRuns && cpu0 == cpu1 && share0 >= SameCpuShare && share1 >= SameCpuShare && cpu0 != SteeredCpu)

@@ -6,14 +6,12 @@ namespace Yarp.SockmapForwarder.DataPath;
 /// </summary>
 internal sealed class RouteCounters
 {
-    public const int MaxRoutes = 256;
-
-    private readonly long[] _bytes = new long[MaxRoutes * 2];
-    private readonly long[] _connections = new long[MaxRoutes * 2];
+    private readonly long[] _bytes = new long[RouteIndexes.Count * 2];
+    private readonly long[] _connections = new long[RouteIndexes.Count * 2];
 
     public void AddBytes(int route, long clientToBackend, long backendToClient)
     {
-        if ((uint)route >= MaxRoutes)
+        if ((uint)route >= RouteIndexes.Count)
         {
             return;
         }
@@ -30,15 +28,15 @@ internal sealed class RouteCounters
     /// <summary>Counts a connection by the path it ended on (0 = sockmap, 1 = user space).</summary>
     public void AddConnection(int route, bool sockmap)
     {
-        if ((uint)route < MaxRoutes)
+        if ((uint)route < RouteIndexes.Count)
         {
             Interlocked.Increment(ref _connections[route * 2 + (sockmap ? 0 : 1)]);
         }
     }
 
     public (long ClientToBackend, long BackendToClient) Bytes(int route)
-        => (uint)route < MaxRoutes ? (Volatile.Read(ref _bytes[route * 2]), Volatile.Read(ref _bytes[route * 2 + 1])) : (0, 0);
+        => (uint)route < RouteIndexes.Count ? (Volatile.Read(ref _bytes[route * 2]), Volatile.Read(ref _bytes[route * 2 + 1])) : (0, 0);
 
     public (long Sockmap, long UserSpace) Connections(int route)
-        => (uint)route < MaxRoutes ? (Volatile.Read(ref _connections[route * 2]), Volatile.Read(ref _connections[route * 2 + 1])) : (0, 0);
+        => (uint)route < RouteIndexes.Count ? (Volatile.Read(ref _connections[route * 2]), Volatile.Read(ref _connections[route * 2 + 1])) : (0, 0);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Internal;
 
@@ -37,14 +38,16 @@ internal sealed class SockmapForwarderMetrics
             "By", "Bytes forwarded by a TCP route, per direction: the BPF counters (live) plus the user-space path's.");
         meter.CreateObservableCounter("yarp.sockmap.tcp.parked_bytes", () => PerRoute(r => dataPath.GetRouteStats(r.Index).ParkedBytes),
             "By", "Bytes the verdict parked on the source socket when a connection's queue bound was reached (then forwarded by user space).");
+        meter.CreateObservableCounter("yarp.sockmap.redirect_failures", () => PerRoute(r => dataPath.GetRouteStats(r.Index).RedirectFailures),
+            "{segment}", "Segments the sockmap verdict could not redirect because the peer socket had left the map (dropped; expected near zero).");
         meter.CreateObservableCounter("yarp.sockmap.tcp.connect_failures", () => PerRoute(r => r.ConnectFailures),
             "{attempt}", "Connect attempts to a destination that failed or timed out.");
         meter.CreateObservableCounter("yarp.sockmap.tcp.rejected", () => PerRouteTagged("reason",
-                (CloseReasons.NoDestination, r => r.RejectedNoDestination), (CloseReasons.MaxConnections, r => r.RejectedMaxConnections),
-                (CloseReasons.SniMismatch, r => r.RejectedSni), (CloseReasons.RouteRemoved, r => r.RejectedRemoved)),
+                (CloseReason.NoDestination.Name(), r => r.RejectedNoDestination), (CloseReason.MaxConnections.Name(), r => r.RejectedMaxConnections),
+                (CloseReason.SniMismatch.Name(), r => r.RejectedSni), (CloseReason.RouteRemoved.Name(), r => r.RejectedRemoved)),
             "{connection}", "Connections closed without being forwarded, by reason (no-destination = every destination down).");
         meter.CreateObservableCounter("yarp.sockmap.tcp.forwarded", () => PerRouteTagged("path",
-                (DataPathNames.Sockmap, r => r.SockmapConnections), (DataPathNames.UserSpace, r => r.UserSpaceConnections)),
+                (DataPathKind.Sockmap.Name(), r => r.SockmapConnections), (DataPathKind.UserSpace.Name(), r => r.UserSpaceConnections)),
             "{connection}", "Connections forwarded to completion, by data path.");
         meter.CreateObservableCounter("yarp.sockmap.tcp.fallbacks", () => PerRoute(r => r.Fallbacks),
             "{connection}", "Connections of a route not set to UserSpace that were forwarded in user space.");

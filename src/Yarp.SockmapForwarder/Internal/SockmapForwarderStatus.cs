@@ -1,3 +1,5 @@
+using Yarp.SockmapForwarder.DataPath;
+
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>Snapshots of the routes' counters and the data path's state, for status pages.</summary>
@@ -7,8 +9,14 @@ internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo
     {
         var config = r.Config;
         var stats = dataPath.GetRouteStats(r.Index);
-        var path = stats.Path.Length > 0 ? stats.Path : config.Mode.ToString();
-        return new TcpRouteStatus(r.RouteId, r.BoundEndPoint, path, stats.PathReason, config.Cpu, r.Active, r.Total,
+        // The path the latest connection took; before the first one, the configured mode (Auto included).
+        var mode = stats.Path switch
+        {
+            DataPathKind.Sockmap => TcpForwarderMode.Sockmap,
+            DataPathKind.UserSpace => TcpForwarderMode.UserSpace,
+            _ => config.Mode,
+        };
+        return new TcpRouteStatus(r.RouteId, r.BoundEndPoint, mode, stats.PathReason, config.Cpu, r.Active, r.Total,
             stats.BytesClientToBackend, stats.BytesBackendToClient, stats.VerdictRunsPerCpu) { Steering = stats.Steering };
     }).ToArray();
 

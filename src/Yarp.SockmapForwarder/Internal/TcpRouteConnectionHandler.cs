@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using BpfSteer.Transport;
+using BpfSteer;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
@@ -39,13 +39,13 @@ internal sealed class TcpRouteConnectionHandler
         if (route.Removed)
         {
             route.CountRemoved();
-            Finish(route, client, started, "-", "-", "-", 0, 0, CloseReasons.RouteRemoved);
+            Finish(route, client, started, "-", "-", null, 0, 0, CloseReason.RouteRemoved);
             return;
         }
         if (!route.TryEnter(config.MaxConnections))
         {
             SockmapForwarderLog.MaxConnectionsReached(_logger, route.RouteId, config.MaxConnections!.Value, client);
-            Finish(route, client, started, "-", "-", "-", 0, 0, CloseReasons.MaxConnections);
+            Finish(route, client, started, "-", "-", null, 0, 0, CloseReason.MaxConnections);
             return;
         }
         try
@@ -71,7 +71,7 @@ internal sealed class TcpRouteConnectionHandler
             {
                 route.CountSniRejected();
                 SockmapForwarderLog.SniRejected(_logger, route.RouteId, client, serverName ?? "(not a TLS ClientHello)");
-                Finish(route, client, started, "-", "-", "-", 0, 0, CloseReasons.SniMismatch);
+                Finish(route, client, started, "-", "-", null, 0, 0, CloseReason.SniMismatch);
                 return;
             }
         }
@@ -80,7 +80,7 @@ internal sealed class TcpRouteConnectionHandler
         if (backend is null)
         {
             route.CountNoDestination();
-            Finish(route, client, started, "-", "-", "-", 0, 0, CloseReasons.NoDestination);
+            Finish(route, client, started, "-", "-", null, 0, 0, CloseReason.NoDestination);
             return;
         }
         var destinationId = backend.Destination.DestinationId;
@@ -103,7 +103,7 @@ internal sealed class TcpRouteConnectionHandler
             {
                 backend.Socket.Dispose();
                 SockmapForwarderLog.HandoffFailed(_logger, route.RouteId, client, ex);
-                Finish(route, client, started, destinationId, destinationAddress, "-", 0, 0, CloseReasons.HandoffFailed);
+                Finish(route, client, started, destinationId, destinationAddress, null, 0, 0, CloseReason.HandoffFailed);
                 return;
             }
         }
@@ -114,7 +114,7 @@ internal sealed class TcpRouteConnectionHandler
 
         var request = new ForwardingRequest
         {
-            RouteId = route.RouteId,
+            Route = config,
             RouteIndex = route.Index,
             ClientSocket = clientSocket,
             ClientBufferedData = buffered,
@@ -122,7 +122,7 @@ internal sealed class TcpRouteConnectionHandler
             Backend = backend.Socket,
             BackendPreamble = ProxyProtocolHeader.Build(config.ProxyProtocol, connection.RemoteEndPoint, connection.LocalEndPoint),
             // Without a route CPU, a handed-off connection stays on the CPU whose worker accepted it (BpfSteer's point).
-            Options = new DataPathOptions(config.Mode, config.Cpu ?? workerCpu, config.IdleTimeout, config.MaxQueuedBytes),
+            Cpu = config.Cpu ?? workerCpu,
         };
         ForwardingResult result;
         try
@@ -133,20 +133,21 @@ internal sealed class TcpRouteConnectionHandler
         {
             // The forwarder owns both sockets and reports network errors in its result: an exception here is a bug.
             SockmapForwarderLog.ForwardingFailed(_logger, route.RouteId, client, ex);
-            result = new ForwardingResult(DataPathNames.UserSpace, 0, 0, CloseReasons.Error);
+            result = new ForwardingResult(DataPathKind.UserSpace, 0, 0, CloseReason.Error);
         }
 
         // The data path logs its choice and reason once per route and reason; the status shows the latest.
-        route.CountForwarded(result.Path, fallback: config.Mode != TcpForwarderMode.UserSpace && result.Path != DataPathNames.Sockmap);
+        route.CountForwarded(result.Path, fallback: config.Mode != TcpForwarderMode.UserSpace && result.Path != DataPathKind.Sockmap);
         Finish(route, client, started, destinationId, destinationAddress, result.Path, result.BytesClientToBackend, result.BytesBackendToClient, result.CloseReason);
     }
 
-    private void Finish(TcpRouteState route, System.Net.EndPoint? client, long started, string destinationId, string? destinationAddress, string path,
-        long clientToBackend, long backendToClient, string reason)
+    private void Finish(TcpRouteState route, System.Net.EndPoint? client, long started, string destinationId, string? destinationAddress, DataPathKind? path,
+        long clientToBackend, long backendToClient, CloseReason reason)
     {
         var elapsed = Stopwatch.GetElapsedTime(started);
-        _metrics.RecordConnectionClosed(route.RouteId, reason, elapsed);
-        SockmapForwarderLog.AccessLog(_accessLog, route.RouteId, client, destinationId, destinationAddress ?? "-", path, clientToBackend, backendToClient,
-            elapsed.TotalMilliseconds, reason);
+        var reasonName = reason.Name();
+        _metrics.RecordConnectionClosed(route.RouteId, reasonName, elapsed);
+        SockmapForwarderLog.AccessLog(_accessLog, route.RouteId, client, destinationId, destinationAddress ?? "-", path?.Name() ?? "-", clientToBackend, backendToClient,
+            elapsed.TotalMilliseconds, reasonName);
     }
 }

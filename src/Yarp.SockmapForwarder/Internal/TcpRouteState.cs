@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Internal;
 
@@ -20,7 +21,6 @@ internal sealed class TcpRouteState
     private long _sockmapConnections;
     private long _userSpaceConnections;
     private long _fallbacks;
-    private volatile string _lastPath = "";
 
     public TcpRouteState(TcpRouteConfig config, int index, ListenAddress listen)
     {
@@ -67,7 +67,6 @@ internal sealed class TcpRouteState
     public long SockmapConnections => Interlocked.Read(ref _sockmapConnections);
     public long UserSpaceConnections => Interlocked.Read(ref _userSpaceConnections);
     public long Fallbacks => Interlocked.Read(ref _fallbacks);
-    public string LastPath => _lastPath;
 
     /// <summary>Counts the connection in; false (and nothing counted as active) when the route is at its limit.</summary>
     public bool TryEnter(int? maxConnections)
@@ -96,13 +95,12 @@ internal sealed class TcpRouteState
     }
 
     /// <summary>Counts a forwarded connection by path (bytes are counted by the data path itself, live).</summary>
-    public void CountForwarded(string path, bool fallback)
+    public void CountForwarded(DataPathKind path, bool fallback)
     {
-        Interlocked.Increment(ref path == DataPathNames.Sockmap ? ref _sockmapConnections : ref _userSpaceConnections);
+        Interlocked.Increment(ref path == DataPathKind.Sockmap ? ref _sockmapConnections : ref _userSpaceConnections);
         if (fallback)
         {
             Interlocked.Increment(ref _fallbacks);
         }
-        _lastPath = path;
     }
 }

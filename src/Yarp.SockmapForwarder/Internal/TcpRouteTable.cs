@@ -65,8 +65,6 @@ internal sealed class TcpRouteTable : IDisposable
         }
     }
 
-    public bool TryGet(string routeId, out TcpRouteState route) => _routes.TryGetValue(routeId, out route!);
-
     /// <summary>Re-reads the routes; an invalid result is logged (every problem) and the previous settings stay.</summary>
     public void Reload() => Reload(deferErrors: false);
 

@@ -1,4 +1,5 @@
 using Yarp.ReverseProxy.Configuration;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Internal;
 
@@ -12,14 +13,11 @@ namespace Yarp.SockmapForwarder.Internal;
 /// </remarks>
 internal static class TcpRouteValidator
 {
-    /// <summary>The BPF per-route counters are an array of this many entries (BPFSTEER_MAX_ROUTES).</summary>
-    public const int MaxRoutes = 256;
-
     public static void Validate(IReadOnlyList<TcpRouteConfig> routes, IReadOnlyDictionary<string, ClusterConfig> clusters, Func<SockmapAvailability> sockmap, List<string> errors)
     {
-        if (routes.Count > MaxRoutes)
+        if (routes.Count > RouteIndexes.MaxConfiguredRoutes)
         {
-            errors.Add($"{routes.Count} TCP routes are configured; at most {MaxRoutes} are supported.");
+            errors.Add($"{routes.Count} TCP routes are configured; at most {RouteIndexes.MaxConfiguredRoutes} are supported.");
         }
 
         var listens = new List<(string RouteId, ListenAddress Address)>();

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using BpfSteer.Testing;
 using Xunit.Abstractions;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
@@ -21,7 +22,7 @@ public sealed class BoundedMemoryTests(ForwarderFixture fixture, ITestOutputHelp
         await using var c = await ProxiedConnection.StartAsync(fixture.Forwarder, TcpForwarderMode.Sockmap, maxQueued: MaxQueued, route: 5).DefaultTimeout();
         await c.User.SendAsync("hello"u8.ToArray(), SocketFlags.None).DefaultTimeout();
         Assert.Equal("hello"u8.ToArray(), await ProxiedConnection.ReadExactlyAsync(c.Backend, 5).DefaultTimeout());
-        Assert.Equal("Sockmap", fixture.Forwarder.GetRouteStats(5).Path);
+        Assert.Equal(DataPathKind.Sockmap, fixture.Forwarder.GetRouteStats(5).Path);
 
         var memBefore = MemAvailable();
         using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -67,7 +68,7 @@ public sealed class BoundedMemoryTests(ForwarderFixture fixture, ITestOutputHelp
         Assert.Equal(sent.GetHashAndReset(), hash);
         c.Backend.Shutdown(SocketShutdown.Send);
         var result = await c.Forwarding.DefaultTimeout();
-        Assert.Equal(("Sockmap", "completed"), (result.Path, result.CloseReason));
+        Assert.Equal((DataPathKind.Sockmap, CloseReason.Completed), (result.Path, result.CloseReason));
 
         // The uncharged queue stays under the bound (the high mark is half of it, plus one skb in flight).
         Assert.InRange(maxQueue, 0, MaxQueued);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using BpfSteer.Testing;
+using Yarp.SockmapForwarder.DataPath;
 using Yarp.SockmapForwarder.DataPath.Sockmap;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
@@ -29,4 +30,8 @@ public sealed class BpfStructLayoutTests
         ];
         Assert.Equal(c, managed);
     }
+
+    [Fact]
+    public void RouteIndexes_Count_IsTheHeadersMaxRoutes()
+        => Assert.Equal(RouteIndexes.Count, Assert.Single(CLayout.Evaluate(Prelude, "BPFSTEER_MAX_ROUTES")));
 }

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using BpfSteer.Testing;
 using Microsoft.Extensions.Logging;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
@@ -11,7 +12,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
 {
     public static TheoryData<TcpForwarderMode> BothPaths => new() { TcpForwarderMode.Sockmap, TcpForwarderMode.UserSpace };
 
-    private static string PathOf(TcpForwarderMode mode) => mode == TcpForwarderMode.Sockmap ? "Sockmap" : "UserSpace";
+    private static DataPathKind PathOf(TcpForwarderMode mode) => mode == TcpForwarderMode.Sockmap ? DataPathKind.Sockmap : DataPathKind.UserSpace;
 
     [Theory]
     [MemberData(nameof(BothPaths))]
@@ -33,7 +34,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         Assert.Empty(await ProxiedConnection.ReadToEndAsync(c.User).DefaultTimeout());
         var result = await c.Forwarding.DefaultTimeout();
         Assert.Equal(PathOf(mode), result.Path);
-        Assert.Equal("completed", result.CloseReason);
+        Assert.Equal(CloseReason.Completed, result.CloseReason);
         Assert.Equal(4 + early.Length + more.Length, result.BytesClientToBackend);
         AssertNoErrors();
     }
@@ -52,7 +53,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         c.Backend.Shutdown(SocketShutdown.Send);
         var result = await c.Forwarding.DefaultTimeout();
         Assert.Equal(PathOf(mode), result.Path);
-        Assert.Equal("completed", result.CloseReason);
+        Assert.Equal(CloseReason.Completed, result.CloseReason);
     }
 
     [Fact]
@@ -72,7 +73,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         c.Backend.Shutdown(SocketShutdown.Send);
         Assert.Equal(reply, await ProxiedConnection.ReadToEndAsync(c.User).DefaultTimeout());
         var result = await c.Forwarding.DefaultTimeout();
-        Assert.Equal(("UserSpace", "completed", 1000L, 70_000L), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
+        Assert.Equal((DataPathKind.UserSpace, CloseReason.Completed, 1000L, 70_000L), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
     }
 
     private async Task WaitPairedAsync(TcpForwarderMode mode)
@@ -103,7 +104,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         var down = await readDown.DefaultTimeout();
         Assert.Equal(SHA256.HashData(tail), down.Hash);
         var result = await c.Forwarding.DefaultTimeout();
-        Assert.Equal("completed", result.CloseReason);
+        Assert.Equal(CloseReason.Completed, result.CloseReason);
         Assert.Equal(up.Length, result.BytesClientToBackend);
         Assert.Equal(tail.Length, result.BytesBackendToClient);
     }
@@ -123,7 +124,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         await ProxiedConnection.SendAllAsync(c.User, tail).DefaultTimeout();
         c.User.Shutdown(SocketShutdown.Send);
         Assert.Equal(SHA256.HashData(tail), (await readUp.DefaultTimeout()).Hash);
-        Assert.Equal("completed", (await c.Forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.Completed, (await c.Forwarding.DefaultTimeout()).CloseReason);
     }
 
     [Theory]
@@ -142,7 +143,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         Assert.Equal(SHA256.HashData(down), (await readDown.DefaultTimeout()).Hash);
         var result = await c.Forwarding.DefaultTimeout();
         Assert.Equal(PathOf(mode), result.Path);
-        Assert.Equal(("completed", (long)up.Length, (long)down.Length), (result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
+        Assert.Equal((CloseReason.Completed, (long)up.Length, (long)down.Length), (result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
     }
 
     private void AssertNoErrors()

@@ -24,7 +24,7 @@ public sealed class Iperf3Tests(ForwarderFixture fixture)
             var route = mode == TcpForwarderMode.Sockmap ? 7 : 8;
             var before = fixture.Forwarder.GetRouteStats(route);
             await using var proxy = new MiniProxy(fixture.Forwarder, new IPEndPoint(IPAddress.Loopback, port),
-                new DataPathOptions(mode, null, TimeSpan.FromSeconds(30), 4 << 20), route);
+                TestRoutes.Config($"route{route}", mode, TimeSpan.FromSeconds(30), 4 << 20), route);
             using var client = Process.Start(new ProcessStartInfo("iperf3", $"-c 127.0.0.1 -p {proxy.EndPoint.Port} -t 2 -J") { RedirectStandardOutput = true, RedirectStandardError = true })!;
             var json = await client.StandardOutput.ReadToEndAsync().WithTimeout(TimeSpan.FromSeconds(30));
             await client.WaitForExitAsync().WithTimeout(TimeSpan.FromSeconds(10));
@@ -35,9 +35,9 @@ public sealed class Iperf3Tests(ForwarderFixture fixture)
             await proxy.WaitAllAsync(TimeSpan.FromSeconds(10));
             var results = proxy.Results();
             Assert.True(results.Length >= 2, $"{results.Length} connections: {string.Join("; ", results.Select(r => r.ToString()))}"); // control + data
-            Assert.All(results, r => Assert.Equal(mode == TcpForwarderMode.Sockmap ? "Sockmap" : "UserSpace", r.Path));
+            Assert.All(results, r => Assert.Equal(mode == TcpForwarderMode.Sockmap ? DataPathKind.Sockmap : DataPathKind.UserSpace, r.Path));
             // iperf3 resets its data stream at the end of a test; the control connection closes cleanly.
-            Assert.Contains(results, r => r.CloseReason == "completed");
+            Assert.Contains(results, r => r.CloseReason == CloseReason.Completed);
             Assert.True(results.Sum(r => r.BytesClientToBackend) >= received);
             var after = fixture.Forwarder.GetRouteStats(route);
             Assert.True(after.BytesClientToBackend - before.BytesClientToBackend >= received);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using BpfSteer.Testing;
 using Xunit.Abstractions;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
@@ -35,8 +36,8 @@ public sealed class LargeTransferTests(ForwarderFixture fixture, ITestOutputHelp
         Assert.Equal(upHash, up.Hash);
         Assert.Equal(size, down.Length);
         Assert.Equal(downHash, down.Hash);
-        Assert.Equal(mode == TcpForwarderMode.Sockmap ? "Sockmap" : "UserSpace", result.Path);
-        Assert.Equal((size, size, "completed"), (result.BytesClientToBackend, result.BytesBackendToClient, result.CloseReason));
+        Assert.Equal(mode == TcpForwarderMode.Sockmap ? DataPathKind.Sockmap : DataPathKind.UserSpace, result.Path);
+        Assert.Equal((size, size, CloseReason.Completed), (result.BytesClientToBackend, result.BytesBackendToClient, result.CloseReason));
     }
 
     /// <summary>Sends <paramref name="size"/> pseudo-random bytes, half-closes, returns their SHA-256.</summary>

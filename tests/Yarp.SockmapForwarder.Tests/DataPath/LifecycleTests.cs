@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using BpfSteer.Testing;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
@@ -20,7 +21,7 @@ public sealed class LifecycleTests(ForwarderFixture fixture)
         c.User.Close();
         var ex = await Assert.ThrowsAsync<SocketException>(async () => await ProxiedConnection.ReadToEndAsync(c.Backend).DefaultTimeout());
         Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
-        Assert.Equal("client-reset", (await c.Forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.ClientReset, (await c.Forwarding.DefaultTimeout()).CloseReason);
     }
 
     [Theory]
@@ -32,7 +33,7 @@ public sealed class LifecycleTests(ForwarderFixture fixture)
         c.Backend.Close();
         var ex = await Assert.ThrowsAsync<SocketException>(async () => await ProxiedConnection.ReadToEndAsync(c.User).DefaultTimeout());
         Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
-        Assert.Equal("backend-reset", (await c.Forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.BackendReset, (await c.Forwarding.DefaultTimeout()).CloseReason);
     }
 
     [Theory]
@@ -75,7 +76,7 @@ public sealed class LifecycleTests(ForwarderFixture fixture)
         await closed.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"client closed after {clock.Elapsed.TotalMilliseconds:F0} ms");
         await streaming.DefaultTimeout();
-        Assert.Equal("backend-reset", (await c.Forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.BackendReset, (await c.Forwarding.DefaultTimeout()).CloseReason);
     }
 
     [Theory]
@@ -85,7 +86,7 @@ public sealed class LifecycleTests(ForwarderFixture fixture)
         await using var c = await Established(mode, idle: TimeSpan.FromMilliseconds(400));
         var clock = Stopwatch.StartNew();
         var result = await c.Forwarding.DefaultTimeout();
-        Assert.Equal("idle-timeout", result.CloseReason);
+        Assert.Equal(CloseReason.IdleTimeout, result.CloseReason);
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
         Assert.Empty(await ProxiedConnection.ReadToEndAsync(c.User).DefaultTimeout());
         Assert.Empty(await ProxiedConnection.ReadToEndAsync(c.Backend).DefaultTimeout());
@@ -99,7 +100,7 @@ public sealed class LifecycleTests(ForwarderFixture fixture)
         await using var c = await ProxiedConnection.StartAsync(fixture.Forwarder, mode, cancellationToken: cts.Token).DefaultTimeout();
         await Exchange(c);
         cts.Cancel();
-        Assert.Equal("aborted", (await c.Forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.Aborted, (await c.Forwarding.DefaultTimeout()).CloseReason);
         await Assert.ThrowsAsync<SocketException>(async () => await ProxiedConnection.ReadToEndAsync(c.User).DefaultTimeout());
     }
 

@@ -15,7 +15,7 @@ internal sealed class MiniProxy : IAsyncDisposable
     private readonly Task _accepting;
     private readonly List<Task<ForwardingResult>> _connections = new();
 
-    public MiniProxy(DataPathForwarder forwarder, EndPoint backend, DataPathOptions options, int route = 2)
+    public MiniProxy(DataPathForwarder forwarder, EndPoint backend, TcpRouteConfig config, int route = 2)
     {
         _listener = ProxiedConnection.Listen();
         _accepting = Task.Run(async () =>
@@ -37,7 +37,7 @@ internal sealed class MiniProxy : IAsyncDisposable
                     await pb.ConnectAsync(backend);
                     var request = new ForwardingRequest
                     {
-                        RouteId = $"route{route}", RouteIndex = route, ClientSocket = client, Backend = pb, Options = options,
+                        Route = config, RouteIndex = route, ClientSocket = client, Backend = pb,
                     };
                     return await forwarder.ForwardAsync(request, CancellationToken.None);
                 });

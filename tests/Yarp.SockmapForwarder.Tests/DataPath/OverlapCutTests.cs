@@ -39,8 +39,8 @@ public sealed class OverlapCutTests(ForwarderFixture fixture)
 
         var request = new ForwardingRequest
         {
-            RouteId = "route9", RouteIndex = 9, ClientSocket = pc, Backend = pb, ClientBufferedData = head,
-            Options = new DataPathOptions(TcpForwarderMode.Sockmap, null, TimeSpan.FromSeconds(60), 4 << 20),
+            Route = TestRoutes.Config("route9", TcpForwarderMode.Sockmap, TimeSpan.FromSeconds(60), 4 << 20), RouteIndex = 9,
+            ClientSocket = pc, Backend = pb, ClientBufferedData = head,
         };
         var forwarding = Task.Run(() => fixture.Forwarder.ForwardAsync(request, CancellationToken.None));
         var received = await ProxiedConnection.ReadExactlyAsync(backend, data.Length).DefaultTimeout();
@@ -50,6 +50,6 @@ public sealed class OverlapCutTests(ForwarderFixture fixture)
         Assert.Empty(await ProxiedConnection.ReadToEndAsync(backend).DefaultTimeout());
         backend.Shutdown(SocketShutdown.Send);
         var result = await forwarding.DefaultTimeout();
-        Assert.Equal(("Sockmap", "completed", (long)data.Length), (result.Path, result.CloseReason, result.BytesClientToBackend));
+        Assert.Equal((DataPathKind.Sockmap, CloseReason.Completed, (long)data.Length), (result.Path, result.CloseReason, result.BytesClientToBackend));
     }
 }

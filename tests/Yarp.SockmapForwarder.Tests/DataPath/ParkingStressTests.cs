@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using BpfSteer.Testing;
 using Xunit.Abstractions;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
@@ -40,7 +41,7 @@ public sealed class ParkingStressTests(ForwarderFixture fixture, ITestOutputHelp
             var result = await c.Forwarding.DefaultTimeout();
             Assert.True(Describe(gotUp, lengthUp, up) is null, $"run {run}, client to backend: {Describe(gotUp, lengthUp, up)}");
             Assert.True(Describe(gotDown, lengthDown, down) is null, $"run {run}, backend to client: {Describe(gotDown, lengthDown, down)}");
-            Assert.Equal(("Sockmap", "completed", (long)Size, (long)Size), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
+            Assert.Equal((DataPathKind.Sockmap, CloseReason.Completed, (long)Size, (long)Size), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
         }
         var parked = fixture.Forwarder.GetRouteStats(8).ParkedBytes - parkedBefore;
         output.WriteLine($"{Runs} runs of 64 MiB each way; parked (moved by user space) {parked >> 20} MiB of {2L * Runs * Size >> 20} MiB");

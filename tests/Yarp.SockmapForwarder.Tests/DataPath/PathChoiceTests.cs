@@ -27,13 +27,13 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     public async Task Choose_ModeUserSpaceOrPipeOnlyOrUnbounded_UserSpaceWithReason()
     {
         using var a = Pair();
-        Assert.Equal(new ForwardingPath("UserSpace", "the route's mode is UserSpace"), Decide(a, TcpForwarderMode.UserSpace, 4 << 20));
+        Assert.Equal(new ForwardingPath(DataPathKind.UserSpace, "the route's mode is UserSpace"), Decide(a, TcpForwarderMode.UserSpace, 4 << 20));
         Assert.Contains("queue bound", Decide(a, TcpForwarderMode.Auto, 0).Reason);
-        Assert.Equal("Sockmap", Decide(a, TcpForwarderMode.Sockmap, 0).Path);
+        Assert.Equal(DataPathKind.Sockmap, Decide(a, TcpForwarderMode.Sockmap, 0).Path);
         var pipe = new ForwardingRequest
         {
-            RouteId = "r", RouteIndex = 10, Backend = a.Backend, ClientPipe = new DuplexPipe(new Pipe().Reader, new Pipe().Writer),
-            Options = new(TcpForwarderMode.Sockmap, null, TimeSpan.Zero, 4 << 20),
+            Route = TestRoutes.Config("r", TcpForwarderMode.Sockmap, TimeSpan.Zero, 4 << 20), RouteIndex = 10, Backend = a.Backend,
+            ClientPipe = new DuplexPipe(new Pipe().Reader, new Pipe().Writer),
         };
         Assert.Contains("no socket hand-off", fixture.Forwarder.Choose(pipe).Reason);
         await Task.CompletedTask;
@@ -42,21 +42,21 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     [Fact]
     public void Choose_AutoWithDefaultOptions_UserSpaceBecauseParkingIsNotProvenLossless()
     {
-        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new DataPathForwarderOptions { RunSelfTest = false });
+        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new SockmapForwarderOptions { RunSelfTest = false });
         using var a = Pair();
         var decision = forwarder.Choose(new ForwardingRequest
         {
-            RouteId = "r", RouteIndex = 10, ClientSocket = a.Client, Backend = a.Backend,
-            Options = new(TcpForwarderMode.Auto, null, TimeSpan.Zero, 4 << 20),
+            Route = TestRoutes.Config("r", TcpForwarderMode.Auto, TimeSpan.Zero, 4 << 20), RouteIndex = 10, ClientSocket = a.Client,
+            Backend = a.Backend,
         });
-        Assert.Equal("UserSpace", decision.Path);
+        Assert.Equal(DataPathKind.UserSpace, decision.Path);
         Assert.Contains("BpfSteer:Forwarder:AutoAllowsSockmap", decision.Reason);
     }
 
     [Fact]
     public async Task ForwardAsync_SockmapFull_NextConnectionUsesUserSpaceAndBothAreByteExact()
     {
-        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new DataPathForwarderOptions { SockmapCapacity = 1 });
+        using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new SockmapForwarderOptions { SockmapCapacity = 1 });
         Assert.True(forwarder.SockmapUsable, forwarder.SockmapDetail);
         await using var first = await ProxiedConnection.StartAsync(forwarder, TcpForwarderMode.Sockmap, route: 16).DefaultTimeout();
         await first.User.SendAsync("1"u8.ToArray(), SocketFlags.None).DefaultTimeout();
@@ -69,8 +69,8 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
             c.User.Shutdown(SocketShutdown.Send);
             c.Backend.Shutdown(SocketShutdown.Send);
         }
-        Assert.Equal("Sockmap", (await first.Forwarding.DefaultTimeout()).Path);
-        Assert.Equal("UserSpace", (await second.Forwarding.DefaultTimeout()).Path);
+        Assert.Equal(DataPathKind.Sockmap, (await first.Forwarding.DefaultTimeout()).Path);
+        Assert.Equal(DataPathKind.UserSpace, (await second.Forwarding.DefaultTimeout()).Path);
         Assert.Contains("full", forwarder.GetRouteStats(16).PathReason);
     }
 
@@ -82,7 +82,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         var noPerfmon = new KernelFeatureReport(real.ReuseportCbpf, real.ReuseportEbpf, real.Sockmap, real.RedirectCpuKfunc, real.CapBpf,
             real.CapNetAdmin, new KernelFeature("capPerfmon", false, "test: CAP_PERFMON is missing"), real.TcpMigrateReq);
         using var forwarder = new DataPathForwarder(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
-            new DataPathForwarderOptions { Features = noPerfmon });
+            features: noPerfmon);
 
         Assert.False(forwarder.SockmapUsable);
         Assert.Contains("CAP_PERFMON", forwarder.SockmapDetail);
@@ -96,7 +96,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
             new KernelFeature("sockmap", false, "test: no sockhash here"), real.RedirectCpuKfunc, real.CapBpf, real.CapNetAdmin, real.CapPerfmon, real.TcpMigrateReq);
         var logs = new RecordingLoggerProvider();
         using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
-        using var forwarder = new DataPathForwarder(factory, new DataPathForwarderOptions { Features = broken });
+        using var forwarder = new DataPathForwarder(factory, features: broken);
         Assert.False(forwarder.SockmapUsable);
         for (var i = 0; i < 2; i++)
         {
@@ -106,7 +106,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
             c.User.Shutdown(SocketShutdown.Send);
             c.Backend.Shutdown(SocketShutdown.Send);
             var result = await c.Forwarding.DefaultTimeout();
-            Assert.Equal(("UserSpace", "completed"), (result.Path, result.CloseReason));
+            Assert.Equal((DataPathKind.UserSpace, CloseReason.Completed), (result.Path, result.CloseReason));
         }
         Assert.Contains("test: no sockhash here", forwarder.GetRouteStats(1).PathReason);
         Assert.Single(logs.Entries, e => e.Id.Id == 4100); // the choice is logged once per route and reason
@@ -123,7 +123,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         const int route = 11;
         using (var probe = Pair(route))
         {
-            Assert.Equal("Sockmap", Decide(probe, TcpForwarderMode.Auto, 4 << 20).Path); // nothing measured yet
+            Assert.Equal(DataPathKind.Sockmap, Decide(probe, TcpForwarderMode.Auto, 4 << 20).Path); // nothing measured yet
         }
         // Client and backend both on CPU 0: both directions' verdicts run there (the sender's softirq on loopback).
         await using var c = await ProxiedConnection.StartAsync(fixture.Forwarder, TcpForwarderMode.Sockmap, route: route).DefaultTimeout();
@@ -135,7 +135,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
         fixture.Forwarder.EvaluatePlacement(route);
         using var next = Pair(route);
         var decision = Decide(next, TcpForwarderMode.Auto, 4 << 20);
-        Assert.Equal("UserSpace", decision.Path);
+        Assert.Equal(DataPathKind.UserSpace, decision.Path);
         Assert.Contains("on CPU 0", decision.Reason);
 
         // Spread placement (client on CPU 0, backend on CPU 1): each direction's verdicts run on its sender's CPU,
@@ -147,7 +147,7 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
             PinnedThread.RunAsync(1, () => PingPong(s.Backend, 2000))).WithTimeout(TimeSpan.FromSeconds(60));
         fixture.Forwarder.EvaluatePlacement(spread);
         using var spreadNext = Pair(spread);
-        Assert.Equal("Sockmap", Decide(spreadNext, TcpForwarderMode.Auto, 4 << 20).Path);
+        Assert.Equal(DataPathKind.Sockmap, Decide(spreadNext, TcpForwarderMode.Auto, 4 << 20).Path);
     }
 
     /// <summary>Sends 64-byte messages and reads the peer's, alternating, on the calling (pinned) thread.</summary>
@@ -171,8 +171,8 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     private ForwardingPath Decide(LoopbackSockets pair, TcpForwarderMode mode, long maxQueued)
         => fixture.Forwarder.Choose(new ForwardingRequest
         {
-            RouteId = "r", RouteIndex = pair.Route, ClientSocket = pair.Client, Backend = pair.Backend,
-            Options = new(mode, null, TimeSpan.Zero, maxQueued),
+            Route = TestRoutes.Config("r", mode, TimeSpan.Zero, maxQueued), RouteIndex = pair.Route, ClientSocket = pair.Client,
+            Backend = pair.Backend,
         });
 
     private static LoopbackSockets Pair(int route = 10) => new(route);

@@ -42,7 +42,7 @@ public sealed class PipePathTests(ForwarderFixture fixture)
         }
         Assert.Equal(down, got.ToArray());
         var result = await forwarding.DefaultTimeout();
-        Assert.Equal(("UserSpace", "completed", (long)up.Length, (long)down.Length), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
+        Assert.Equal((DataPathKind.UserSpace, CloseReason.Completed, (long)up.Length, (long)down.Length), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
         backend.Dispose();
     }
 
@@ -52,14 +52,14 @@ public sealed class PipePathTests(ForwarderFixture fixture)
         var (forwarding, _, _, backend) = await Start(TimeSpan.FromSeconds(30));
         backend.LingerState = new LingerOption(true, 0);
         backend.Close();
-        Assert.Equal("backend-reset", (await forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.BackendReset, (await forwarding.DefaultTimeout()).CloseReason);
     }
 
     [Fact]
     public async Task Forward_ClientPipesIdle_IdleTimeout()
     {
         var (forwarding, _, _, backend) = await Start(TimeSpan.FromMilliseconds(300));
-        Assert.Equal("idle-timeout", (await forwarding.DefaultTimeout()).CloseReason);
+        Assert.Equal(CloseReason.IdleTimeout, (await forwarding.DefaultTimeout()).CloseReason);
         Assert.Empty(await ProxiedConnection.ReadToEndAsync(backend).DefaultTimeout());
         backend.Dispose();
     }
@@ -74,8 +74,8 @@ public sealed class PipePathTests(ForwarderFixture fixture)
         var fromApp = new Pipe();
         var request = new ForwardingRequest
         {
-            RouteId = "pipes", RouteIndex = 13, Backend = pb, ClientPipe = new Duplex(toApp.Reader, fromApp.Writer),
-            ClientBufferedData = ReadOnlyMemory<byte>.Empty, Options = new(TcpForwarderMode.Auto, null, idle, 4 << 20),
+            Route = TestRoutes.Config("pipes", TcpForwarderMode.Auto, idle, 4 << 20), RouteIndex = 13, Backend = pb,
+            ClientPipe = new Duplex(toApp.Reader, fromApp.Writer), ClientBufferedData = ReadOnlyMemory<byte>.Empty,
         };
         return (Task.Run(() => fixture.Forwarder.ForwardAsync(request, CancellationToken.None)), toApp.Writer, fromApp.Reader, backend);
     }

@@ -45,9 +45,9 @@ internal sealed class ProxiedConnection : IAsyncDisposable
         }
         var request = new ForwardingRequest
         {
-            RouteId = $"route{route}", RouteIndex = route, ClientSocket = pc, Backend = pb,
+            Route = TestRoutes.Config($"route{route}", mode, idleTimeout ?? TimeSpan.FromSeconds(60), maxQueued), RouteIndex = route,
+            Cpu = cpu, ClientSocket = pc, Backend = pb,
             BackendPreamble = preamble ?? ReadOnlyMemory<byte>.Empty, ClientBufferedData = buffered ?? ReadOnlyMemory<byte>.Empty,
-            Options = new DataPathOptions(mode, cpu, idleTimeout ?? TimeSpan.FromSeconds(60), maxQueued),
         };
         var forwarding = Task.Run(() => forwarder.ForwardAsync(request, cancellationToken));
         return new ProxiedConnection(user, backend, forwarding);

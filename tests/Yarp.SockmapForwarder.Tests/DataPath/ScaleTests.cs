@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using BpfSteer.Testing;
+using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
@@ -30,18 +31,18 @@ public sealed class ScaleTests(ForwarderFixture fixture)
             Assert.Equal(SHA256.HashData(up), upHash);
             Assert.Equal(down.Length, downLength);
             Assert.Equal(SHA256.HashData(down), downHash);
-            Assert.Equal("completed", result.CloseReason);
+            Assert.Equal(CloseReason.Completed, result.CloseReason);
             return result.Path;
         })).ToArray();
         var paths = await Task.WhenAll(tasks).WithTimeout(TimeSpan.FromSeconds(90));
         if (mode == TcpForwarderMode.UserSpace)
         {
-            Assert.All(paths, p => Assert.Equal("UserSpace", p));
+            Assert.All(paths, p => Assert.Equal(DataPathKind.UserSpace, p));
         }
         else
         {
             // A connection whose peer finished before pairing legitimately falls back (KERNEL-NOTES 12).
-            Assert.True(paths.Count(p => p == "Sockmap") >= 150, $"{paths.Count(p => p == "Sockmap")} of 200 on sockmap");
+            Assert.True(paths.Count(p => p == DataPathKind.Sockmap) >= 150, $"{paths.Count(p => p == DataPathKind.Sockmap)} of 200 on sockmap");
         }
         AssertMapsEmpty();
     }
@@ -54,7 +55,7 @@ public sealed class ScaleTests(ForwarderFixture fixture)
         {
             using var clientListener = ProxiedConnection.Listen();
             using var backendListener = ProxiedConnection.Listen();
-            var paths = new List<string>();
+            var paths = new List<DataPathKind>();
             for (var i = w; i < 10_000; i += 32)
             {
                 using var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -65,8 +66,8 @@ public sealed class ScaleTests(ForwarderFixture fixture)
                 using var backend = await backendListener.AcceptAsync();
                 var forwarding = fixture.Forwarder.ForwardAsync(new Yarp.SockmapForwarder.DataPath.ForwardingRequest
                 {
-                    RouteId = "churn", RouteIndex = 4, ClientSocket = pc, Backend = pb,
-                    Options = new(TcpForwarderMode.Sockmap, null, TimeSpan.FromSeconds(30), 4 << 20),
+                    Route = TestRoutes.Config("churn", TcpForwarderMode.Sockmap, TimeSpan.FromSeconds(30), 4 << 20), RouteIndex = 4,
+                    ClientSocket = pc, Backend = pb,
                 }, CancellationToken.None);
                 // A 1 KiB request and its reply, then both close: the short-connection pattern of KERNEL-NOTES 10.
                 var request = new byte[1024];
@@ -80,14 +81,14 @@ public sealed class ScaleTests(ForwarderFixture fixture)
                 backend.Shutdown(SocketShutdown.Send);
                 Assert.Empty(await ProxiedConnection.ReadToEndAsync(user));
                 var result = await forwarding;
-                Assert.Equal("completed", result.CloseReason);
+                Assert.Equal(CloseReason.Completed, result.CloseReason);
                 paths.Add(result.Path);
             }
             return paths;
         })).ToArray();
         var all = (await Task.WhenAll(workers).WithTimeout(TimeSpan.FromSeconds(150))).SelectMany(p => p).ToArray();
         Assert.Equal(10_000, all.Length);
-        Assert.True(all.Count(p => p == "Sockmap") > 9_000, $"{all.Count(p => p == "Sockmap")} of 10,000 on sockmap");
+        Assert.True(all.Count(p => p == DataPathKind.Sockmap) > 9_000, $"{all.Count(p => p == DataPathKind.Sockmap)} of 10,000 on sockmap");
         AssertMapsEmpty();
         // Threads, sockets and pipes all closed: the fd table is back where it started (a little slack for the runtime).
         Assert.InRange(OpenFds() - fdsBefore, -64, 16);

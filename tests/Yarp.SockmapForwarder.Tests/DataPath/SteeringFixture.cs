@@ -16,7 +16,7 @@ public sealed class SteeringFixture : IDisposable
     public SteeringFixture()
     {
         Assert.True(Environment.ProcessorCount >= 2, "steering tests need 2 CPUs");
-        Forwarder = new DataPathForwarder(NullLoggerFactory.Instance, new DataPathForwarderOptions
+        Forwarder = new DataPathForwarder(NullLoggerFactory.Instance, new SockmapForwarderOptions
         {
             RunSelfTest = false, // the shared fixture's forwarder ran it on this kernel
             Steering = new SockmapSteeringOptions { Enabled = true, ConfigureRfs = true },

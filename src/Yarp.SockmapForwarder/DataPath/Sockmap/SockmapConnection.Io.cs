@@ -69,7 +69,6 @@ internal sealed unsafe partial class SockmapConnection
             }
             dir.PendingOffset = 0;
             dir.PendingCount = (int)r.Value;
-            SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(0, dir.PendingCount), false);
             _lastActivity = Environment.TickCount64;
         }
     }
@@ -93,7 +92,6 @@ internal sealed unsafe partial class SockmapConnection
                 }
                 return false;
             }
-            SockmapDiagnostics.Observer?.Invoke(Index, d, dir.Pending.AsSpan(dir.PendingOffset, (int)r.Value), true);
             dir.PendingOffset += (int)r.Value;
             dir.PendingCount -= (int)r.Value;
             dir.UserWritten += r.Value;
@@ -111,10 +109,10 @@ internal sealed unsafe partial class SockmapConnection
 
     /// <summary>Side <paramref name="side"/> was reset: reset the other side too (RST propagated as RST).</summary>
     private void ResetFrom(int side)
-        => Finish(side == 0 ? "client-reset" : "backend-reset", resetBoth: true);
+        => Finish(side == 0 ? CloseReason.ClientReset : CloseReason.BackendReset, resetBoth: true);
 
     /// <summary>Both sockets leave the maps, their conns entries are deleted (KERNEL-NOTES 10), both are closed.</summary>
-    public void Finish(string reason, bool resetBoth)
+    public void Finish(CloseReason reason, bool resetBoth)
     {
         if (IsFinished)
         {
@@ -149,7 +147,7 @@ internal sealed unsafe partial class SockmapConnection
             // The index is free again before anyone sees the result (a caller may open the next connection at once).
             _engine.Release(Index);
         }
-        _done.TrySetResult(new ForwardingResult("Sockmap", c2b, b2c, reason));
+        _done.TrySetResult(new ForwardingResult(DataPathKind.Sockmap, c2b, b2c, reason));
     }
 
     private void LeaveMaps()

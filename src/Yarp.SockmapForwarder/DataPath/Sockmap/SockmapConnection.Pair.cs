@@ -45,7 +45,7 @@ internal sealed unsafe partial class SockmapConnection
         if (err != 0)
         {
             detail = $"set-up failed: {PosixResult.FromErrno(err)}";
-            Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? "reset-during-setup" : "setup-failed", resetBoth: true);
+            Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? CloseReason.ResetDuringSetup : CloseReason.SetupFailed, resetBoth: true);
             return PairOutcome.Failed;
         }
         return Insert(out detail);
@@ -54,11 +54,11 @@ internal sealed unsafe partial class SockmapConnection
     private PairOutcome Insert(out string detail)
     {
         var request = _request;
-        var cpu = request.Options.Cpu is int c ? (uint)c : ConnState.NoCpu;
+        var cpu = request.Cpu is int c ? (uint)c : ConnState.NoCpu;
         // Half the bound for the psock backlog, half for parked bytes on the source socket, each less the one skb
         // (up to 64 KiB on loopback, plus TCP's allowance over rcvbuf) that can land after the check.
-        var half = request.Options.MaxQueuedBytes / 2;
-        var highMark = request.Options.MaxQueuedBytes > 0 ? (ulong)Math.Max(half - (128 << 10), half / 2) : 0;
+        var half = request.Route.MaxQueuedBytes / 2;
+        var highMark = request.Route.MaxQueuedBytes > 0 ? (ulong)Math.Max(half - (128 << 10), half / 2) : 0;
         for (var side = 0; side < 2; side++)
         {
             _cookies[side] = NativeSocket.GetCookie(_sockets[side].SafeHandle);
@@ -162,7 +162,7 @@ internal sealed unsafe partial class SockmapConnection
         if (err != 0)
         {
             detail = $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}";
-            Finish("setup-failed", resetBoth: true);
+            Finish(CloseReason.SetupFailed, resetBoth: true);
             return PairOutcome.Failed;
         }
         detail = $"backend program map insert failed: {failure}";

@@ -33,7 +33,7 @@ internal sealed unsafe partial class SockmapConnection
         _request = request;
         _sockets[0] = request.ClientSocket!;
         _sockets[1] = request.Backend;
-        _idleTimeout = request.Options.IdleTimeout;
+        _idleTimeout = request.Route.IdleTimeout;
         _sides = [new SideEvents(this, 0), new SideEvents(this, 1)];
     }
 
@@ -82,21 +82,6 @@ internal sealed unsafe partial class SockmapConnection
             max = Math.Max(max, Math.Max(backlog, 0) + Math.Max(parked, 0));
         }
         return max;
-    }
-
-    /// <summary>A one-line state dump for diagnostics (racy snapshot).</summary>
-    public string Describe()
-    {
-        var text = $"conn {Index}:";
-        for (var d = 0; d < 2; d++)
-        {
-            var s = Slot(d);
-            var dir = _dirs[d];
-            text += $" [d{d} red={s->Redirected} wr={s->Written} passed={s->Passed} cons={s->Consumed} parked={s->Parked} parks={s->Parks} " +
-                $"pend={dir.PendingCount} eof={dir.SourceEof} rdhup={dir.RdHup} shut={dir.DestinationShut} userw={dir.UserWritten} " +
-                $"q={SocketIo.QueuedTotal(_sockets[1 - d]) - dir.Base}]";
-        }
-        return text;
     }
 
     /// <summary>Registers both sockets with the engine's loop (engine thread).</summary>
@@ -148,7 +133,7 @@ internal sealed unsafe partial class SockmapConnection
             }
             if (!IsFinished && _dirs[0].DestinationShut && _dirs[1].DestinationShut)
             {
-                Finish("completed", resetBoth: false);
+                Finish(CloseReason.Completed, resetBoth: false);
             }
         }
     }
@@ -171,12 +156,12 @@ internal sealed unsafe partial class SockmapConnection
         }
         if (_dirs[0].DestinationShut && _dirs[1].DestinationShut)
         {
-            Finish("completed", resetBoth: false);
+            Finish(CloseReason.Completed, resetBoth: false);
             return false;
         }
         if (_idleTimeout > TimeSpan.Zero && _idleTimeout != Timeout.InfiniteTimeSpan && now - _lastActivity > (long)_idleTimeout.TotalMilliseconds)
         {
-            Finish("idle-timeout", resetBoth: false);
+            Finish(CloseReason.IdleTimeout, resetBoth: false);
             return false;
         }
         return hot;
@@ -247,7 +232,7 @@ internal sealed unsafe partial class SockmapConnection
             return false;
         }
         DataPathLog.OverlapNotCut(_engine.Logger, _request.RouteId, d == 0 ? "client to backend" : "backend to client");
-        Finish(d == 0 ? "client-overlap-reset" : "backend-overlap-reset", resetBoth: true);
+        Finish(d == 0 ? CloseReason.ClientOverlapReset : CloseReason.BackendOverlapReset, resetBoth: true);
         return true;
     }
 

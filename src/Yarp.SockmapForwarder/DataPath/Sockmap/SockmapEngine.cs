@@ -129,9 +129,6 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         return max;
     }
 
-    /// <summary>State of every active connection, for diagnostics (racy snapshot).</summary>
-    public string DescribeActive() => string.Join("\n", _byIndex.Where(c => c is { IsFinished: false }).Select(c => c!.Describe()));
-
     public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
 
     /// <summary>Takes a free connection index (slots 2i and 2i+1); false when the maps are full.</summary>
@@ -164,20 +161,20 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     }
 
     public void Abort(SockmapConnection connection)
-        => Schedule(static c => ((SockmapConnection)c!).Finish("aborted", resetBoth: true), connection);
+        => Schedule(static c => ((SockmapConnection)c!).Finish(CloseReason.Aborted, resetBoth: true), connection);
 
     public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, side);
 
     public void Unwatch(SafeHandle socket, ulong token) => Unregister(socket, token);
 
-    /// <summary>Sums the per-CPU route counters: bytes by direction, and verdict runs per CPU by direction.</summary>
-    public (long C2B, long B2C, long[] VerdictsC2B, long[] VerdictsB2C, long Passed) ReadRoute(int route)
+    /// <summary>Sums the per-CPU route counters: bytes by direction, verdict runs per CPU by direction, parked bytes, failed redirects.</summary>
+    public RouteTotals ReadRoute(int route)
     {
         var size = sizeof(RouteStats);
         var buffer = new byte[PossibleCpus * size];
         var v0 = new long[PossibleCpus];
         var v1 = new long[PossibleCpus];
-        long c2b = 0, b2c = 0, passed = 0;
+        long c2b = 0, b2c = 0, passed = 0, failed = 0;
         if (RouteStatsMap.TryLookupRaw((uint)route, buffer))
         {
             for (var cpu = 0; cpu < PossibleCpus; cpu++)
@@ -186,11 +183,12 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
                 c2b += (long)s.BytesClientToBackend;
                 b2c += (long)s.BytesBackendToClient;
                 passed += (long)s.Passed;
+                failed += (long)s.RedirectFailed;
                 v0[cpu] = (long)s.VerdictsClientToBackend;
                 v1[cpu] = (long)s.VerdictsBackendToClient;
             }
         }
-        return (c2b, b2c, v0, v1, passed);
+        return new RouteTotals(c2b, b2c, v0, v1, passed, failed);
     }
 
     private void Attach(SockmapConnection connection)
@@ -198,7 +196,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         if (!IsCurrentThread)
         {
             // The loop died before it took the connection (this runs on the thread pool): nothing would forward it.
-            connection.Finish("aborted", resetBoth: true);
+            connection.Finish(CloseReason.Aborted, resetBoth: true);
             Interlocked.Decrement(ref _count);
             return;
         }
@@ -232,7 +230,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     {
         foreach (var c in _active)
         {
-            c.Finish("aborted", resetBoth: true);
+            c.Finish(CloseReason.Aborted, resetBoth: true);
         }
     }
 

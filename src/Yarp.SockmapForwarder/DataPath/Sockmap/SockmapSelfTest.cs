@@ -8,13 +8,10 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// The start-up self-test that gates the sockmap path: real loopback connections through the engine, checking the
 /// semantics the forwarder relies on (KERNEL-NOTES 3, 6, 7, 11, 13, 14): early data both ways with a preamble,
 /// 1 MiB each way byte-exact, half-close in each direction with the tail after it, and a stalled reader making the
-/// verdict park and resume without losing or reordering a byte. Uses route index <see cref="RouteIndex"/>.
+/// verdict park and resume without losing or reordering a byte. Uses the reserved route index <see cref="RouteIndexes.SelfTest"/>.
 /// </summary>
 internal static class SockmapSelfTest
 {
-    /// <summary>The per-route counter index the self-test uses (reserved).</summary>
-    public const int RouteIndex = RouteCounters.MaxRoutes - 1;
-
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
     /// <summary>Null when every check passed, else what failed.</summary>
@@ -59,9 +56,13 @@ internal static class SockmapSelfTest
         SocketIo.Adopt(pb);
         var request = new ForwardingRequest
         {
-            RouteId = "self-test", RouteIndex = RouteIndex, ClientSocket = pc, Backend = pb,
+            Route = new TcpRouteConfig
+            {
+                RouteId = "self-test", Listen = "127.0.0.1:0", ClusterId = "self-test", Mode = TcpForwarderMode.Sockmap,
+                IdleTimeout = Timeout, MaxQueuedBytes = maxQueued,
+            },
+            RouteIndex = RouteIndexes.SelfTest, ClientSocket = pc, Backend = pb,
             BackendPreamble = "PRE"u8.ToArray(), ClientBufferedData = "BUF"u8.ToArray(),
-            Options = new DataPathOptions(TcpForwarderMode.Sockmap, null, Timeout, maxQueued),
         };
         var connection = new SockmapConnection(engine, index, request);
         if (connection.TryPair(out var detail) != PairOutcome.Paired)
@@ -94,7 +95,7 @@ internal static class SockmapSelfTest
         {
             return $"backend→client: {gotDown.Length} bytes received, {expectDown.Length} expected, or content differs";
         }
-        if (result.CloseReason != "completed")
+        if (result.CloseReason != CloseReason.Completed)
         {
             return "the connection ended with " + result.CloseReason;
         }

@@ -86,18 +86,6 @@ internal sealed class RfsConfiguration
         }
     }
 
-    /// <summary>Whether this instance changed a setting that <see cref="Restore"/> will put back.</summary>
-    public bool Changed
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _changed.Count > 0;
-            }
-        }
-    }
-
     private void Raise(string path, int value)
     {
         var before = File.ReadAllText(path).Trim();

@@ -13,7 +13,7 @@ namespace Yarp.SockmapForwarder.DataPath.Steering;
 /// backend's packets there; the verdict runs in that softirq and the psock backlog work is queued on the same
 /// CPU. Needs RFS on the interface the traffic arrives on (detected; configured only when
 /// <see cref="SockmapSteeringOptions.ConfigureRfs"/> allows, and restored on dispose). The result per connection is
-/// a status: <c>"rfs"</c> or <c>"none: reason"</c>.
+/// a <see cref="SteeringDecision"/>.
 /// </summary>
 internal sealed class RfsSteering : IDisposable
 {
@@ -30,7 +30,6 @@ internal sealed class RfsSteering : IDisposable
 
     public RfsSteering(SockmapSteeringOptions options, ILogger logger, RfsConfiguration? config = null)
     {
-        options.Validate();
         _options = options;
         _logger = logger;
         _config = config ?? new RfsConfiguration();
@@ -42,18 +41,18 @@ internal sealed class RfsSteering : IDisposable
     /// <summary>
     /// Decides whether a connection is steered and, when it is, pins the calling thread to the route CPU and records
     /// both flows (see <see cref="SteeringPairing"/>); pair the connection, then call <see cref="SteeringPairing.Track"/>
-    /// (or dispose the pairing when it fell back). Status: "rfs" or "none: reason".
+    /// (or dispose the pairing when it fell back).
     /// </summary>
-    public SteeringPairing? BeginPairing(Socket client, Socket backend, int? cpu, out string status)
+    public SteeringPairing? BeginPairing(Socket client, Socket backend, int? cpu, out SteeringDecision decision)
     {
         if (!_options.Enabled)
         {
-            status = "none: disabled (BpfSteer:Forwarder:Steering:Enabled = false)";
+            decision = SteeringDecision.NotSteered("disabled (BpfSteer:Forwarder:Steering:Enabled = false)");
             return null;
         }
         if (cpu is not int routeCpu)
         {
-            status = "none: the route has no CPU";
+            decision = SteeringDecision.NotSteered("the route has no CPU");
             return null;
         }
         foreach (var socket in new[] { client, backend })
@@ -61,12 +60,12 @@ internal sealed class RfsSteering : IDisposable
             var iface = InterfaceOf(socket);
             if (iface is null)
             {
-                status = $"none: no interface holds the local address {socket.LocalEndPoint}";
+                decision = SteeringDecision.NotSteered($"no interface holds the local address {socket.LocalEndPoint}");
                 return null;
             }
             if (InterfaceProblem(iface) is { } problem)
             {
-                status = "none: " + problem;
+                decision = SteeringDecision.NotSteered(problem);
                 return null;
             }
         }
@@ -78,11 +77,11 @@ internal sealed class RfsSteering : IDisposable
         }
         if (recorder.PinError is { } pinError)
         {
-            status = "none: " + pinError;
+            decision = SteeringDecision.NotSteered(pinError);
             return null;
         }
         var pairing = SteeringPairing.Begin(recorder, routeCpu, client, backend, out var error);
-        status = pairing is null ? "none: " + error : "rfs";
+        decision = pairing is null ? SteeringDecision.NotSteered(error!) : SteeringDecision.Steered;
         return pairing;
     }
 

@@ -17,13 +17,13 @@ internal static class PipeForwarder
         var backend = request.Backend;
         backend.NoDelay = true;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var idle = request.Options.IdleTimeout;
+        var idle = request.Route.IdleTimeout;
         var lastActivity = Environment.TickCount64;
         long c2b = 0, b2c = 0;
-        string? reason = null;
-        void Fail(string why)
+        var reason = -1; // the first failure wins
+        void Fail(CloseReason why)
         {
-            Interlocked.CompareExchange(ref reason, why, null);
+            Interlocked.CompareExchange(ref reason, (int)why, -1);
             cts.Cancel();
         }
 
@@ -54,19 +54,19 @@ internal static class PipeForwarder
             }
             catch (SocketException)
             {
-                Fail("backend-reset");
+                Fail(CloseReason.BackendReset);
             }
             catch (ConnectionResetException)
             {
-                Fail("client-reset");
+                Fail(CloseReason.ClientReset);
             }
             catch (IOException)
             {
-                Fail("client-reset");
+                Fail(CloseReason.ClientReset);
             }
             catch (OperationCanceledException)
             {
-                Fail("aborted");
+                Fail(CloseReason.Aborted);
             }
         }
 
@@ -90,18 +90,18 @@ internal static class PipeForwarder
                     var flush = await pipe.Output.FlushAsync(cts.Token).ConfigureAwait(false);
                     if (flush.IsCompleted)
                     {
-                        Fail("client-reset");
+                        Fail(CloseReason.ClientReset);
                         return;
                     }
                 }
             }
             catch (SocketException)
             {
-                Fail("backend-reset");
+                Fail(CloseReason.BackendReset);
             }
             catch (OperationCanceledException)
             {
-                Fail("aborted");
+                Fail(CloseReason.Aborted);
             }
         }
 
@@ -113,14 +113,14 @@ internal static class PipeForwarder
             {
                 if (Environment.TickCount64 - Volatile.Read(ref lastActivity) > (long)idle.TotalMilliseconds)
                 {
-                    Fail("idle-timeout");
+                    Fail(CloseReason.IdleTimeout);
                     break;
                 }
             }
         }
         await both.ConfigureAwait(false);
-        var final = reason ?? "completed";
-        if (final is "completed" or "idle-timeout")
+        var final = reason < 0 ? CloseReason.Completed : (CloseReason)reason;
+        if (final is CloseReason.Completed or CloseReason.IdleTimeout)
         {
             backend.Dispose();
         }
@@ -128,9 +128,10 @@ internal static class PipeForwarder
         {
             SocketIo.Reset(backend);
         }
-        await pipe.Input.CompleteAsync(final == "completed" ? null : new ConnectionAbortedException(final)).ConfigureAwait(false);
-        await pipe.Output.CompleteAsync(final == "completed" ? null : new ConnectionAbortedException(final)).ConfigureAwait(false);
-        return new ForwardingResult("UserSpace", c2b, b2c, final);
+        Exception? Error() => final == CloseReason.Completed ? null : new ConnectionAbortedException(final.Name());
+        await pipe.Input.CompleteAsync(Error()).ConfigureAwait(false);
+        await pipe.Output.CompleteAsync(Error()).ConfigureAwait(false);
+        return new ForwardingResult(DataPathKind.UserSpace, c2b, b2c, final);
     }
 
     private static async ValueTask SendAll(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)

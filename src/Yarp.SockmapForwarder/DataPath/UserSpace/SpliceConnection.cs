@@ -79,7 +79,7 @@ internal sealed class SpliceConnection : IEventLoopHandler
         }
         if (!IsFinished && _dirs[0].DestinationShut && _dirs[1].DestinationShut)
         {
-            Finish("completed", reset: false);
+            Finish(CloseReason.Completed, reset: false);
         }
     }
 
@@ -87,7 +87,7 @@ internal sealed class SpliceConnection : IEventLoopHandler
     {
         if (!IsFinished && _idleTimeout > TimeSpan.Zero && _idleTimeout != Timeout.InfiniteTimeSpan && now - _lastActivity > (long)_idleTimeout.TotalMilliseconds)
         {
-            Finish("idle-timeout", reset: false);
+            Finish(CloseReason.IdleTimeout, reset: false);
         }
     }
 
@@ -168,9 +168,9 @@ internal sealed class SpliceConnection : IEventLoopHandler
     }
 
     /// <summary>Side <paramref name="side"/> failed (RST, or a write after the peer vanished): reset both.</summary>
-    private void Reset(int side) => Finish(side == 0 ? "client-reset" : "backend-reset", reset: true);
+    private void Reset(int side) => Finish(side == 0 ? CloseReason.ClientReset : CloseReason.BackendReset, reset: true);
 
-    public void Finish(string reason, bool reset)
+    public void Finish(CloseReason reason, bool reset)
     {
         if (IsFinished)
         {
@@ -195,6 +195,6 @@ internal sealed class SpliceConnection : IEventLoopHandler
             dir.PipeRead.Dispose();
             dir.PipeWrite.Dispose();
         }
-        _done.TrySetResult(new ForwardingResult("UserSpace", _dirs[0].Moved, _dirs[1].Moved, reason));
+        _done.TrySetResult(new ForwardingResult(DataPathKind.UserSpace, _dirs[0].Moved, _dirs[1].Moved, reason));
     }
 }

@@ -36,7 +36,7 @@ internal sealed class SpliceLoop : EventLoop, IDisposable
         }, (this, connection));
 
     public void Abort(SpliceConnection connection)
-        => Schedule(static c => ((SpliceConnection)c!).Finish("aborted", reset: true), connection);
+        => Schedule(static c => ((SpliceConnection)c!).Finish(CloseReason.Aborted, reset: true), connection);
 
     /// <summary>Polls <paramref name="socket"/> for <paramref name="connection"/> (edge-triggered); loop thread only.</summary>
     public ulong Watch(SafeHandle socket, SpliceConnection connection) => Register(socket, Events, connection);
@@ -76,7 +76,7 @@ internal sealed class SpliceLoop : EventLoop, IDisposable
         if (!IsCurrentThread)
         {
             // The loop died before it took the connection (this runs on the thread pool): nothing would forward it.
-            connection.Finish("aborted", reset: true);
+            connection.Finish(CloseReason.Aborted, reset: true);
             return;
         }
         _connections.Add(connection);
@@ -87,7 +87,7 @@ internal sealed class SpliceLoop : EventLoop, IDisposable
     {
         foreach (var c in _connections)
         {
-            c.Finish("aborted", reset: true);
+            c.Finish(CloseReason.Aborted, reset: true);
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace BpfSteer.Transport;
+namespace BpfSteer;
 
 /// <summary>The result of <see cref="ISocketHandoffFeature.DetachAsync"/>: the socket and the bytes read but not consumed.</summary>
 public sealed class SocketHandoff : IDisposable
