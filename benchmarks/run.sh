@@ -2,7 +2,8 @@
 # One command reproduces every comparison and draws the charts:
 #   1. builds Release and installs the peers (wrk, h2load, iperf3, HAProxy, nginx stream, redis, python3-matplotlib);
 #   2. runs benchmarks/transport/run.sh and benchmarks/forwarder/run.sh with the same mode flag (each writes its JSON
-#      to benchmarks/results/raw/), then benchmarks/scaling/run.sh (1 -> 1,000 connections through both);
+#      to benchmarks/results/raw/), then benchmarks/scaling/run.sh (1 -> 1,000 connections through both) and
+#      benchmarks/httpproxy/run.sh (YARP on both transports, nginx proxy_pass, HAProxy mode http);
 #   3. merges every JSON into benchmarks/results/RESULTS.md (ratios vs the same-run peer, median [min-max], goal met
 #      or NOT met) and PNG charts in benchmarks/results/charts/.
 # A suite that is missing, fails or overruns its budget is reported as such in RESULTS.md; the others still count.
@@ -12,8 +13,8 @@ cd "$(dirname "$0")/.."
 
 case "${1:---quick}" in
   # Budgets are a safety net against a hung suite, not the target: on a quiet machine quick mode ends well inside them.
-  --quick) mode=--quick; budgets=(transport:130 forwarder:130 scaling:90) ;;
-  --full)  mode=--full;  budgets=(transport:1200 forwarder:1500 scaling:1200) ;;
+  --quick) mode=--quick; budgets=(transport:130 forwarder:130 scaling:90 httpproxy:150) ;;
+  --full)  mode=--full;  budgets=(transport:1200 forwarder:1500 scaling:1200 httpproxy:900) ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
 
@@ -59,6 +60,7 @@ for entry in "${budgets[@]}"; do
   # Quick mode shortens the transport suite's wrk runs through its documented knob so every suite fits in 5 minutes.
   env_knobs=()
   [[ $mode == --quick && $suite == transport ]] && env_knobs=(DURATION="${DURATION:-1s}")
+  [[ $mode == --quick && $suite == httpproxy ]] && env_knobs=(DURATION=1)
   env "${env_knobs[@]}" timeout --kill-after=10 "$budget" bash "$script" "$mode" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   took=$(( $(date +%s) - t0 ))

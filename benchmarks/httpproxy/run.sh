@@ -4,12 +4,14 @@
 #
 #   benchmarks/httpproxy/run.sh [--quick|--full]
 #
-# Subjects (VARIANTS, space-separated; default "yarp-sockets yarp-bpfsteer nginx haproxy"):
+# Subjects (VARIANTS, space-separated; quick: "yarp-sockets yarp-bpfsteer nginx haproxy", full adds the two
+# BpfSteer alternatives):
 #   yarp-sockets           YARP on Kestrel's Sockets transport (the peer of every YARP ratio)
-#   yarp-bpfsteer          the same app with UseBpfSteeredTransport(), default settings
+#   yarp-bpfsteer          the same app with UseBpfSteeredTransport(), default settings (Inline scheduling,
+#                          per-worker upstream pools through AddPerWorkerHttpUpstream())
 #   yarp-bpfsteer-shared   BpfSteer, default scheduling, per-worker upstream pools off (YARP's one shared pool)
-#   yarp-bpfsteer-inline   BpfSteer, ApplicationScheduling=Inline
-#   yarp-bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
+#   yarp-bpfsteer-inline   BpfSteer, ApplicationScheduling=Inline (named explicitly)
+#   yarp-bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool, per-worker pools on
 #   nginx                  nginx proxy_pass, 1 worker, upstream keepalive
 #   haproxy                HAProxy mode http, 2 threads, http-reuse always
 # Placements (PLACEMENTS, default "split spread"; 2-core VM; the proxies are never pinned — BpfSteer pins its own
@@ -34,7 +36,11 @@ REPS=${REPS:-3}
 WARMUP=${WARMUP:-1}
 LEVELS=(${LEVELS:-1 32 256})
 PLACEMENTS=(${PLACEMENTS:-split spread})
-VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer nginx haproxy})
+if [[ $mode == full ]]; then
+  VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer yarp-bpfsteer-threadpool yarp-bpfsteer-shared nginx haproxy})
+else
+  VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer nginx haproxy})
+fi
 
 for tool in wrk nginx haproxy taskset curl python3; do
   command -v "$tool" >/dev/null || { echo "$tool is required (bash eng/install-prereqs.sh --bench)" >&2; exit 1; }
@@ -187,7 +193,15 @@ for placement in "${PLACEMENTS[@]}"; do
   done
 done
 
+# Locality (issue 14, item 4): the transport's per-worker counters of every BpfSteer subject after all its runs.
+: >"$work/locality.txt"
+for v in "${VARIANTS[@]}"; do
+  [[ $v == yarp-bpfsteer* ]] || continue
+  curl -fs "http://127.0.0.1:${port[$v]}/_stats" | sed "s/^/$v /" >>"$work/locality.txt" || true
+done
+cat "$work/locality.txt"
+
 labels=""
 for v in "${VARIANTS[@]}"; do labels+="$v=${label[$v]};"; done
 python3 benchmarks/httpproxy/summarize.py "$work/results.txt" "$raw/httpproxy.json" benchmarks/results/httpproxy.md \
-  --mode "$mode" --reps "$REPS" --duration "$DURATION" --labels "$labels"
+  --mode "$mode" --reps "$REPS" --duration "$DURATION" --labels "$labels" --locality "$work/locality.txt"

@@ -17,6 +17,7 @@ p.add_argument("--mode", default="quick")
 p.add_argument("--reps", type=int, default=3)
 p.add_argument("--duration", default="2")
 p.add_argument("--labels", default="")
+p.add_argument("--locality", default=None, help="lines 'VARIANT cpu=N ... upstreamOps=N upstreamOnWorkerCpu=N ...' from the apps' /_stats")
 a = p.parse_args()
 
 labels = dict(kv.split("=", 1) for kv in a.labels.split(";") if "=" in kv)
@@ -80,11 +81,22 @@ for pl in placements:
                 e["goal"] = goals[key]
             entries.append(e)
 
+locality = []
+if a.locality:
+    for line in open(a.locality):
+        variant, *fields = line.split()
+        kv = dict(f.split("=", 1) for f in fields if "=" in f)
+        ops, local = int(kv.get("upstreamOps", 0)), int(kv.get("upstreamOnWorkerCpu", 0))
+        locality.append((variant, kv.get("cpu"), ops, local, kv.get("upstreamOpened"), kv.get("upstreamOpen")))
+locality_notes = [f"Locality, {labels.get(v, v)}, worker CPU {cpu}: {local}/{ops} upstream reads and writes on the "
+                  f"downstream connection's CPU ({local / ops:.3f}); upstream connections opened {opened}, open at the end {open_}"
+                  for v, cpu, ops, local, opened, open_ in locality if ops]
+
 doc = {
     "suite": "httpproxy", "mode": a.mode, "repetitions": a.reps,
     "command": f"benchmarks/httpproxy/run.sh --{a.mode}",
     "placement": "; ".join(f"{pl}: {PLACEMENTS[pl]}" for pl in placements) + "; loopback, HTTP/1.1 keep-alive",
-    "notes": ["Subjects: " + ", ".join(labels.get(v, v) for v in variants)],
+    "notes": ["Subjects: " + ", ".join(labels.get(v, v) for v in variants)] + locality_notes,
     "results": entries,
     "series": [{"subject": f"{labels.get(v, v)} ({pl})", "connections": c, "rps": vals(pl, v, c, "rps"), "p99_us": vals(pl, v, c, "p99_us")}
                for pl in placements for v in variants for c in levels],
@@ -105,6 +117,9 @@ for pl in placements:
                       f"{ratio(rps, vals(pl, 'yarp-sockets', c, 'rps'))} | {ratio(p99, vals(pl, 'yarp-sockets', c, 'p99_us'))} | "
                       f"{ratio(rps, vals(pl, 'nginx', c, 'rps'))} |")
     md.append("")
+if locality_notes:
+    md += ["## Locality (the transport's per-worker counters after every run of the subject)", ""]
+    md += [f"- {n}" for n in locality_notes]
 open(a.md_out, "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 print(f"wrote {a.json_out} and {a.md_out}")
