@@ -26,6 +26,7 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoop
     private readonly Pipe _output;
     private readonly ReadinessSignal _readable = new();
     private readonly ReadinessSignal _writable = new();
+    private readonly ConnectionScheduler? _scheduler;
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly TaskCompletionSource _waitForConnectionClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,8 +54,9 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoop
         ConnectionClosed = _connectionClosedTokenSource.Token;
 
         // Our side (recv into input, send from output) always runs on the worker; the application side runs inline on
-        // the worker or on the thread pool, as configured.
-        var appScheduler = options.ApplicationScheduling == ApplicationScheduling.Inline ? (PipeScheduler)worker : PipeScheduler.ThreadPool;
+        // the worker (HTTP/1.x; an HTTP/2 connection moves to the thread pool on its first bytes) or on the thread pool.
+        _scheduler = options.ApplicationScheduling == ApplicationScheduling.Inline ? new ConnectionScheduler(worker) : null;
+        var appScheduler = _scheduler ?? PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
         _input = new Pipe(new PipeOptions(worker.MemoryPool, appScheduler, worker, maxRead, maxRead / 2, useSynchronizationContext: false));
