@@ -84,12 +84,12 @@ internal sealed partial class BpfSteerConnection
                 // Not after RDHUP/HUP/ERR: the EOF or error is still to be read and no new edge will announce it.
                 _readable.Reset();
             }
-            if (_scheduler is { UsesThreadPool: false } && !_protocolSniffed)
+            if (!_protocolSniffed)
             {
                 _protocolSniffed = true;
                 if (Http2Sniffer.IsHttp2(memory.Span[..count]))
                 {
-                    _scheduler.UseThreadPool();
+                    _scheduler.OnHttp2();
                     BpfSteerLog.ConnectionHttp2OnThreadPool(_logger, ConnectionId);
                 }
             }

@@ -26,7 +26,7 @@ internal static partial class BpfSteerLog
     [LoggerMessage(13, LogLevel.Debug, @"Connection id ""{ConnectionId}"" sending FIN because: ""{Reason}""", EventName = "ConnectionWriteFin")]
     public static partial void ConnectionWriteFin(ILogger logger, string connectionId, string reason);
 
-    [LoggerMessage(15, LogLevel.Debug, @"Connection id ""{ConnectionId}"" speaks HTTP/2 (client preface or ALPN h2 offered): its application side runs on the thread pool.", EventName = "ConnectionHttp2OnThreadPool")]
+    [LoggerMessage(15, LogLevel.Debug, @"Connection id ""{ConnectionId}"" speaks HTTP/2 (client preface or ALPN h2 offered): its application side runs on the thread pool, its sends on the worker's send queue.", EventName = "ConnectionHttp2OnThreadPool")]
     public static partial void ConnectionHttp2OnThreadPool(ILogger logger, string connectionId);
 
     [LoggerMessage(14, LogLevel.Debug, @"Connection id ""{ConnectionId}"" handed off (fd {Fd}, {BufferedBytes} buffered bytes).", EventName = "ConnectionHandedOff")]

@@ -43,6 +43,9 @@ internal sealed partial class Worker : EventLoop
 
     public MemoryPool<byte> MemoryPool { get; }
 
+    /// <summary>Where the sends of this worker's HTTP/2 connections run (thread-pool work items, batched).</summary>
+    public SendQueue SendQueue { get; } = new();
+
     /// <summary>Connections this worker owns; touched on the worker thread only.</summary>
     public HashSet<BpfSteerConnection> Connections { get; } = new();
 
