@@ -175,7 +175,8 @@ measure() { # measure PLACEMENT VARIANT CONNECTIONS REP
   printf '  %-6s %-26s c=%-4s rep %s %s\n' "$1" "$2" "$3" "$4" "$line"
 }
 
-echo "httpproxy ($mode): placements ${PLACEMENTS[*]}, levels ${LEVELS[*]}, ${DURATION}s x $REPS"
+run_info="$(date -u '+%Y-%m-%d %H:%M') UTC, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src benchmarks/httpproxy 2>/dev/null || echo ' (with uncommitted changes)'), load before $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "httpproxy ($mode): placements ${PLACEMENTS[*]}, levels ${LEVELS[*]}, ${DURATION}s x $REPS; $run_info"
 : >"$work/results.txt"
 for placement in "${PLACEMENTS[@]}"; do
   case $placement in
@@ -204,4 +205,4 @@ cat "$work/locality.txt"
 labels=""
 for v in "${VARIANTS[@]}"; do labels+="$v=${label[$v]};"; done
 python3 benchmarks/httpproxy/summarize.py "$work/results.txt" "$raw/httpproxy.json" benchmarks/results/httpproxy.md \
-  --mode "$mode" --reps "$REPS" --duration "$DURATION" --labels "$labels" --locality "$work/locality.txt"
+  --mode "$mode" --reps "$REPS" --duration "$DURATION" --labels "$labels" --locality "$work/locality.txt" --info "$run_info"

@@ -17,6 +17,7 @@ p.add_argument("--mode", default="quick")
 p.add_argument("--reps", type=int, default=3)
 p.add_argument("--duration", default="2")
 p.add_argument("--labels", default="")
+p.add_argument("--info", default="", help="when, which commit, the load before the run")
 p.add_argument("--locality", default=None, help="lines 'VARIANT cpu=N ... upstreamOps=N upstreamOnWorkerCpu=N ...' from the apps' /_stats")
 a = p.parse_args()
 
@@ -96,14 +97,14 @@ doc = {
     "suite": "httpproxy", "mode": a.mode, "repetitions": a.reps,
     "command": f"benchmarks/httpproxy/run.sh --{a.mode}",
     "placement": "; ".join(f"{pl}: {PLACEMENTS[pl]}" for pl in placements) + "; loopback, HTTP/1.1 keep-alive",
-    "notes": ["Subjects: " + ", ".join(labels.get(v, v) for v in variants)] + locality_notes,
+    "notes": ([f"Run: {a.info}"] if a.info else []) + ["Subjects: " + ", ".join(labels.get(v, v) for v in variants)] + locality_notes,
     "results": entries,
     "series": [{"subject": f"{labels.get(v, v)} ({pl})", "connections": c, "rps": vals(pl, v, c, "rps"), "p99_us": vals(pl, v, c, "p99_us")}
                for pl in placements for v in variants for c in levels],
 }
 json.dump(doc, open(a.json_out, "w"), indent=1)
 
-md = ["# HTTP reverse proxy (wrk, HTTP/1.1 keep-alive)", "",
+md = ["# HTTP reverse proxy (wrk, HTTP/1.1 keep-alive)", "", f"- Run: {a.info}; `{doc['command']}`" if a.info else f"- `{doc['command']}`",
       f"- {a.reps} repetitions of {a.duration} s per subject and level, interleaved, after a warm-up; median [min–max];",
       "  ratios are taken run by run against the peer measured right before or after it.", ""]
 for pl in placements:
