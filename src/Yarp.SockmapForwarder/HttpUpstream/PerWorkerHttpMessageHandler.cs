@@ -48,8 +48,12 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
         return _limit is null && pool.Loop is not null ? pool.SendUncounted(request, cancellationToken) : pool.SendCounted(request, cancellationToken);
     }
 
+    /// <summary>
+    /// Synchronous sends (HttpMessageInvoker.Send) take SocketsHttpHandler's own synchronous path, with what it supports
+    /// on Sockets (HTTP/1.x only). On a worker thread the connection's stream refuses to block (it would wait for itself).
+    /// </summary>
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
-        => SendAsync(request, cancellationToken).GetAwaiter().GetResult();
+        => Select().SendSync(request, cancellationToken);
 
     private WorkerPool Select()
     {
@@ -202,6 +206,23 @@ internal sealed class PerWorkerHttpMessageHandler : HttpMessageHandler
 
         public Task<HttpResponseMessage> SendUncounted(HttpRequestMessage request, CancellationToken cancellationToken)
             => base.SendAsync(request, cancellationToken);
+
+        /// <summary>The synchronous send, counted as <see cref="SendCounted"/> counts.</summary>
+        public HttpResponseMessage SendSync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _inFlight);
+            try
+            {
+                return base.Send(request, cancellationToken);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref _inFlight) == 0 && _retired)
+                {
+                    Dispose();
+                }
+            }
+        }
 
         /// <summary>As <see cref="SendUncounted"/>, counting the request while it waits for its response headers.</summary>
         public async Task<HttpResponseMessage> SendCounted(HttpRequestMessage request, CancellationToken cancellationToken)

@@ -46,9 +46,6 @@ internal sealed partial class WorkerSocket : IWorkerLoopHandler
 
     public IPEndPoint RemoteEndPoint { get; }
 
-    /// <summary>Runs once when the connection is closed (after the descriptor was), e.g. to free a pool slot.</summary>
-    public Action? Closed { get; set; }
-
     void IWorkerLoopHandler.OnEvents(uint events)
     {
         if (_closed)
@@ -126,7 +123,6 @@ internal sealed partial class WorkerSocket : IWorkerLoopHandler
         _connect = null;
         _read.Fail(Closing(read: true));
         _write.Fail(Closing(read: false));
-        Closed?.Invoke();
     }
 
     /// <summary>Counts one socket call for the locality ratio, against the worker of the request that asked for it.</summary>

@@ -164,6 +164,30 @@ public class PerWorkerForwardingTests
     }
 
     [Fact]
+    public async Task SyncSend_ClusterClientOffTheWorker_ThroughAWorkersPool()
+    {
+        // The cluster's invoker used synchronously (as an app may; YARP itself does not): SocketsHttpHandler's own
+        // synchronous path over a worker's connection, from a thread-pool thread.
+        await using var backend = await UpstreamBackend.StartAsync();
+        await using var proxy = await HttpProxy.StartAsync(HttpProxy.Config(backend.Url));
+        var invoker = proxy.Cluster("backend").Model.HttpClient;
+
+        var body = await Task.Run(() =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(backend.Url, "/"));
+            using var response = invoker.Send(request, CancellationToken.None);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(response.Content.ReadAsStream());
+            return reader.ReadToEnd();
+        }).DefaultTimeout();
+
+        Assert.Equal("hello from the backend", body);
+        Assert.Equal(1, proxy.Workers.Sum(w => w.UpstreamConnectionsOpened));
+        Assert.Equal(backend.OpenConnections, proxy.UpstreamOpenConnections);
+        proxy.Logs.AssertNoErrors();
+    }
+
+    [Fact]
     public async Task Sockets_SameApp_YarpDefaultClientUntouched()
     {
         // Off BpfSteer there is no worker: the factory hands every call to YARP's own.
