@@ -57,11 +57,41 @@ struct {
 } slots SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct budget);
+} budget SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BPFSTEER_MAX_ROUTES);
 	__type(key, __u32);
 	__type(value, struct route_stats);
 } route_stats SEC(".maps");
+
+/* Why a park started (conn_slot.park_reason; ParkReason in C#). */
+#define PARK_HIGH_MARK 1
+#define PARK_BUDGET 2
+#define PARK_PEER_FULL 3
+
+/*
+ * Publishes this direction's backlog as its share of the process budget. The share is acct_k - acct_u: the verdict
+ * writes only acct_k, user space only acct_u, and each adds its own change to budget.used, so used is always the sum
+ * of the shares without a lock or an atomic exchange (the BPF ISA this object is built for has only atomic add). A
+ * measurement racing the other writer can leave one share off by that writer's change until the next measurement.
+ */
+static __always_inline void account(struct conn_slot *slot, struct budget *b, __u64 backlog)
+{
+	__u64 next = backlog + slot->acct_u;
+	__u64 delta = next - slot->acct_k;
+	slot->acct_k = next;
+	if (b && delta)
+		__sync_fetch_and_add(&b->used, delta);
+	if (backlog > slot->backlog_peak)
+		slot->backlog_peak = backlog;
+}
 
 /* Verdict runs on one socket are serialized (socket lock), so plain stores to `parked` cannot race. */
 static __always_inline int park(struct conn_slot *slot, struct route_stats *stats, __u32 len)
@@ -72,12 +102,17 @@ static __always_inline int park(struct conn_slot *slot, struct route_stats *stat
 	return SK_PASS;
 }
 
-/* Bytes the peer's send queue has taken from this direction's redirects (see conn_slot.written). */
-static __always_inline void measure_written(struct conn_state *conn, struct conn_slot *slot)
+/*
+ * Bytes the peer's send queue has taken from this direction's redirects (see conn_slot.written), and how many more
+ * bytes its send buffer can take now (sk_sndbuf - sk_wmem_queued, in truesize). Returns the room, or -1 when the
+ * peer could not be read.
+ */
+static __always_inline __s64 measure_peer(struct conn_state *conn, struct conn_slot *slot)
 {
+	__s64 room = -1;
 	struct bpf_sock *peer = bpf_map_lookup_elem(&redirect_map, &conn->peer_cookie);
 	if (!peer)
-		return;
+		return room;
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(peer);
 	if (tp) {
 		__u64 queued = tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una);
@@ -85,8 +120,10 @@ static __always_inline void measure_written(struct conn_state *conn, struct conn
 		/* Never above `redirected` (unsigned arithmetic below); a negative difference reads as huge. */
 		if ((__s64)written >= 0 && written <= slot->redirected)
 			slot->written = written;
+		room = (__s64)tp->inet_conn.icsk_inet.sk.sk_sndbuf - tp->inet_conn.icsk_inet.sk.sk_wmem_queued;
 	}
 	bpf_sk_release(peer);
+	return room;
 }
 
 /*
@@ -188,13 +225,46 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 		if (slot->consumed != slot->passed)
 			return park(slot, stats, len);
 		slot->parked = 0;
-	} else if (slot->high_mark && slot->redirected - slot->written >= slot->high_mark) {
-		measure_written(conn, slot);
-		if (slot->redirected - slot->written >= slot->high_mark) {
-			slot->parked = 1;
-			__sync_fetch_and_add(&slot->parks, 1);
-			return park(slot, stats, len);
+	}
+	__u32 zero = 0;
+	struct budget *b = bpf_map_lookup_elem(&budget, &zero);
+	/*
+	 * The three bounds (see "Sockmap: back-pressure and the queue bound" in docs/design.md). Every one parks
+	 * (SK_PASS): the bytes then wait on the source socket, charged to its receive buffer, and its closing window
+	 * stops the sender, which is the only back-pressure the kernel offers for a redirect.
+	 * - peer full: redirect only what the peer's send buffer can take now (with 1/8 for skb overhead). The backlog
+	 *   worker then never meets a full send buffer, whose retry waits a whole jiffy, and a slow reader holds its
+	 *   bytes in charged memory instead of in the backlog.
+	 * - high mark: this direction's backlog (redirected, not yet in the peer's send queue) when the worker falls
+	 *   behind, e.g. because the sender's CPU is busy.
+	 * - budget: the sum of every direction's backlog in the process.
+	 * A direction without a high mark (MaxQueuedBytes = 0, reachable only through the API, for measurements) has
+	 * neither of the first two: only the budget bounds it.
+	 */
+	__s64 room = measure_peer(conn, slot);
+	__u64 backlog = slot->redirected - slot->written;
+	account(slot, b, backlog);
+	__u32 reason = 0;
+	if (slot->high_mark && room >= 0 && (__s64)(backlog + backlog / 8 + len) > room)
+		reason = PARK_PEER_FULL;
+	else if (slot->high_mark && backlog >= slot->high_mark)
+		reason = PARK_HIGH_MARK;
+	else if (b && b->limit && b->used + len > b->limit)
+		reason = PARK_BUDGET;
+	if (reason) {
+		slot->parked = 1;
+		slot->park_reason = reason;
+		__sync_fetch_and_add(&slot->parks, 1);
+		if (reason == PARK_BUDGET) {
+			__sync_fetch_and_add(&slot->budget_parks, 1);
+			if (b)
+				__sync_fetch_and_add(&b->parks, 1);
+		} else if (reason == PARK_PEER_FULL) {
+			__sync_fetch_and_add(&slot->peer_full_parks, 1);
+		} else {
+			__sync_fetch_and_add(&slot->high_mark_parks, 1);
 		}
+		return park(slot, stats, len);
 	}
 
 #ifdef BPFSTEER_REDIRECT_CPU
@@ -205,6 +275,14 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 	long verdict = bpf_sk_redirect_hash(skb, &redirect_map, &conn->peer_cookie, 0);
 	if (verdict == SK_PASS) {
 		__sync_fetch_and_add(&slot->redirected, len);
+		slot->acct_k += len;
+		if (b) {
+			__sync_fetch_and_add(&b->used, len);
+			if (b->used > b->peak)
+				b->peak = b->used;
+		}
+		if (backlog + len > slot->backlog_peak)
+			slot->backlog_peak = backlog + len;
 		if (stats)
 			stats->bytes[dir] += len;
 	} else if (stats) {

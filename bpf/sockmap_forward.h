@@ -40,7 +40,7 @@ struct conn_slot {
 	__u64 parks;         /* K: times parking started */
 	__u64 written;       /* K: of `redirected`, bytes the peer's send queue has taken (measured at each verdict) */
 	__u64 consumed;      /* U: of `passed`, bytes user space has read and written to the peer */
-	__u64 high_mark;     /* U: park when redirected - written >= high_mark; 0 = never park */
+	__u64 high_mark;     /* U: park when redirected - written >= high_mark; 0 = no per-connection bound (no high-mark or peer-full park) */
 	__u64 peer_base;     /* U: the peer's tcpi_bytes_acked + SIOCOUTQ at pairing */
 	__u32 parked;        /* K: 1 while parking */
 	__u32 last_cpu;      /* K: CPU of the latest verdict run */
@@ -49,6 +49,25 @@ struct conn_slot {
 	__u32 seq_known;     /* K: 1 once next_seq is set (first verdict run) */
 	__u32 overlaps;      /* K: skbs that began before next_seq (a retransmission overlapping seen bytes) */
 	__u32 trim_failed;   /* K: overlaps that could not be cut: the connection must be reset, not corrupted */
+	__u64 acct_k;        /* K: with acct_u, this direction's share of budget.used: acct_k - acct_u (see account()) */
+	__u64 acct_u;        /* U */
+	__u64 backlog_peak;  /* K: the largest backlog (redirected - written) measured */
+	__u32 park_reason;   /* K: why the latest park started: 1 = high mark, 2 = process budget, 3 = peer's send buffer full */
+	__u32 budget_parks;  /* K: parks started because of the process budget */
+	__u32 peer_full_parks; /* K: parks started because the peer's send buffer could not take the backlog and the skb */
+	__u32 high_mark_parks; /* K: parks started because the backlog reached high_mark */
+};
+
+/*
+ * The process-wide budget (one element of the mmap-able `budget` array): the sum over every direction of every
+ * connection of its backlog, the bytes redirected but not yet taken by the destination's send queue. This memory is
+ * charged to no socket and no memcg, so the kernel's own limits (tcp_mem, SO_SNDBUF, memcg) do not see it.
+ */
+struct budget {
+	__u64 used;          /* K+U: the sum of every slot's share, acct_k - acct_u */
+	__u64 peak;          /* K: the largest `used` seen by a verdict */
+	__u64 limit;         /* U: a verdict parks its direction while used + skb length > limit; 0 = no budget */
+	__u64 parks;         /* K: parks started because of the budget */
 };
 
 /* Per route and per CPU (a PERCPU_ARRAY indexed by route). */

@@ -9,7 +9,9 @@ namespace BpfSteer.Benchmarks;
 
 /// <summary>
 /// Tools for benchmarks/forwarder/run.sh, driving <see cref="DataPathForwarder"/> directly (no YARP config):
-///   proxy --route LISTEN=BACKEND [--route ...] --mode Sockmap|UserSpace|Auto [--max-queued BYTES] [--cpu N]
+///   proxy --route LISTEN=BACKEND [--route ...] --mode Sockmap|UserSpace|Auto [--max-queued BYTES] [--budget BYTES] [--cpu N]
+///         (--max-queued: the route's MaxQueuedBytes, its default when absent, 0 = no per-connection bound;
+///          --budget: BpfSteer:Forwarder:KernelQueueBudget, its default when absent)
 ///         [--steer rfs|none] [--configure-rfs true] [--steer-refresh SECONDS]   RFS steering to the route CPU
 ///   echo --listen PORT                      echo server (ping-pong and new-connection backends)
 ///   pingpong --target PORT --count N --size BYTES         prints {"p50_us":..,"p99_us":..}
@@ -55,7 +57,8 @@ internal static class ForwarderApp
     private static async Task<int> Proxy(Dictionary<string, List<string>> options)
     {
         var mode = Enum.Parse<TcpForwarderMode>(options["mode"][0]);
-        var maxQueued = options.TryGetValue("max-queued", out var mq) ? long.Parse(mq[0]) : 4L << 20;
+        var maxQueued = options.TryGetValue("max-queued", out var mq) ? long.Parse(mq[0]) : new TcpRouteConfig { RouteId = "", Listen = "", ClusterId = "" }.MaxQueuedBytes;
+        var budget = options.TryGetValue("budget", out var bu) ? long.Parse(bu[0]) : new SockmapForwarderOptions().KernelQueueBudget;
         int? cpu = options.TryGetValue("cpu", out var c) ? int.Parse(c[0]) : null;
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Information));
         var steer = options.TryGetValue("steer", out var st) && st[0] == "rfs";
@@ -63,7 +66,7 @@ internal static class ForwarderApp
         var refresh = options.TryGetValue("steer-refresh", out var rf) ? TimeSpan.FromSeconds(double.Parse(rf[0], System.Globalization.CultureInfo.InvariantCulture)) : TimeSpan.FromSeconds(1);
         using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions
         {
-            AutoAllowsSockmap = true,
+            KernelQueueBudget = budget,
             Steering = new Yarp.SockmapForwarder.SockmapSteeringOptions { Enabled = steer, ConfigureRfs = configureRfs, RefreshInterval = refresh },
         });
         if (mode != TcpForwarderMode.UserSpace && !forwarder.SockmapUsable)
@@ -102,7 +105,8 @@ internal static class ForwarderApp
             {
                 var s = forwarder.GetRouteStats(r);
                 Console.WriteLine($"route {r}: path {s.Path} ({s.PathReason}); requested cpu {(cpu?.ToString() ?? "none")}; steering {s.Steering}; bytes c2b {s.BytesClientToBackend} b2c {s.BytesBackendToClient}; " +
-                    $"parked {s.ParkedBytes}; connections sockmap {s.SockmapConnections} user-space {s.UserSpaceConnections}; " +
+                    $"parked {s.ParkedBytes}; largest backlog {s.LargestBacklogBytes}; kernel queue peak {s.KernelQueuedPeakBytes}; " +
+                    $"parks high-mark {s.Parks.HighMark} budget {s.Parks.Budget} peer-full {s.Parks.PeerFull} resumed {s.Parks.Resumed}; connections sockmap {s.SockmapConnections} user-space {s.UserSpaceConnections}; " +
                     $"verdict runs per cpu c2b [{string.Join(",", s.VerdictRunsPerCpuClientToBackend)}] b2c [{string.Join(",", s.VerdictRunsPerCpuBackendToClient)}]");
             }
             Console.Out.Flush();

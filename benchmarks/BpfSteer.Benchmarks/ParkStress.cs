@@ -11,7 +11,7 @@ namespace BpfSteer.Benchmarks;
 
 /// <summary>
 /// Reproducer for the bounded-memory (parking) path, not a benchmark:
-///   park-stress [--runs N] [--mib M] [--max-queued BYTES] [--keep-going 1]
+///   park-stress [--runs N] [--mib M] [--max-queued BYTES (default: the route default)] [--keep-going 1]
 /// Each run moves M MiB each way at once through one sockmap connection with the bound. Both streams are
 /// self-describing (every 8-byte word = magic | direction | its own stream offset), so on a mismatch the receiver
 /// reports where the wrong bytes start, which stream and offset they came from and how long the run is, next to the
@@ -29,11 +29,11 @@ internal static class ParkStress
     {
         var runs = options.TryGetValue("runs", out var r) ? int.Parse(r[0]) : 50;
         var size = (options.TryGetValue("mib", out var m) ? long.Parse(m[0]) : 64) << 20;
-        var maxQueued = options.TryGetValue("max-queued", out var q) ? long.Parse(q[0]) : 4L << 20;
+        var maxQueued = options.TryGetValue("max-queued", out var q) ? long.Parse(q[0]) : new TcpRouteConfig { RouteId = "", Listen = "", ClusterId = "" }.MaxQueuedBytes; // the route default
         var keepGoing = options.ContainsKey("keep-going");
         var patterns = new[] { Pattern(0, size), Pattern(1, size) };
         using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning));
-        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions { AutoAllowsSockmap = true, SockmapCapacity = 1 });
+        using var forwarder = new DataPathForwarder(loggerFactory, new SockmapForwarderOptions { SockmapCapacity = 1 });
         if (!forwarder.SockmapUsable)
         {
             Console.Error.WriteLine("sockmap not usable: " + forwarder.SockmapDetail);

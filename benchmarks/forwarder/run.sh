@@ -9,7 +9,7 @@
 # reply per connection), system CPU seconds per GB moved (from /proc/stat during the 1-stream run), and the seed's
 # measurement: sender speed vs receiver speed of the same iperf3 run (a ratio far above 1 means bytes pile up in
 # the proxy), with the queue bound (sockmap parking) and without it (--max-queued 0), and for Auto (placement rule);
-# and the same with RFS steering to route CPU 1 (SockmapRfs: --max-queued 0 --cpu 1 --steer rfs, RFS on lo turned on
+# and the same with RFS steering to route CPU 1 (SockmapRfs: --max-queued 0 --budget 68719476736 --cpu 1 --steer rfs, RFS on lo turned on
 # by this script only around those runs and restored) against SockmapUnbounded measured right before it (RFS off).
 # Every figure is a ratio against a peer measured in the same run, repeated, median [min-max].
 # Output: benchmarks/results/raw/forwarder.json (schema: benchmarks/README.md) and benchmarks/results/forwarder.md.
@@ -78,9 +78,9 @@ start_all() { # start_all <client cpu> <server cpu> <proxy cpu or "">
   start "$srv" echo "${app[@]}" echo --listen 7102
   start "$px" sockmap "${app[@]}" proxy --mode Sockmap --cpu "$srv" --route 7201=7101 --route 7202=7102
   start "$px" userspace "${app[@]}" proxy --mode UserSpace --route 7301=7101 --route 7302=7102
-  start "$px" unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --route 7601=7101 --route 7602=7102
+  start "$px" unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --budget 68719476736 --route 7601=7101 --route 7602=7102
   start "$px" auto "${app[@]}" proxy --mode Auto --route 7701=7101 --route 7702=7102
-  start "$px" steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --cpu 1 --steer rfs --route 7801=7101 --route 7802=7102
+  start "$px" steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --budget 68719476736 --cpu 1 --steer rfs --route 7801=7101 --route 7802=7102
   cat >"$work/haproxy.cfg" <<CFG
 global
   maxconn 4000
@@ -185,8 +185,8 @@ if (( rfs_ok )); then
   placement=isolated
   echo "== placement isolated: client and backend cpu0, proxies cpu1 (SockmapUnbounded vs SockmapRfs only)"
   start 0 iperf-server iperf3 -s -B 127.0.0.1 -p 7101
-  start 1 unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --route 7601=7101
-  start 1 steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --cpu 1 --steer rfs --route 7801=7101
+  start 1 unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --budget 68719476736 --route 7601=7101
+  start 1 steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --budget 68719476736 --cpu 1 --steer rfs --route 7801=7101
   ok=1; for p in 7101 7601 7801; do wait_port $p || ok=0; done
   if (( ok )); then
     for rep in $(seq 1 "$reps"); do

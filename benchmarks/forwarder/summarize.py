@@ -84,7 +84,7 @@ for placement in ("spread", "onecpu", "isolated"):
 notes = [line.strip() for line in open(notes_path)] if notes_path and __import__("os").path.exists(notes_path) else []
 doc = {"suite": "forwarder", "mode": mode, "command": f"benchmarks/forwarder/run.sh --{mode}",
        "placement": "; ".join(f"{k}: {v}" for k, v in PLACEMENT.items()),
-       "notes": ["SockmapUnbounded = Mode=Sockmap with --max-queued 0 (no parking); AutoRoute = Mode=Auto with AutoAllowsSockmap (placement rule); "
+       "notes": ["SockmapUnbounded = Mode=Sockmap with --max-queued 0 and a 64 GiB budget (no parking); AutoRoute = Mode=Auto (placement rule); "
                  "SockmapRfs = SockmapUnbounded plus RFS steering to route CPU 1 (RFS on lo enabled only around its runs), measured right after SockmapUnbounded."] + notes,
        "results": results}
 json.dump(doc, open(out_json, "w"), indent=1)

@@ -14,6 +14,9 @@ public interface ISockmapForwarderStatus
 
     /// <summary>The reason behind <see cref="SockmapUsable"/> (probe result or self-test failure).</summary>
     string SockmapDetail { get; }
+
+    /// <summary>The process-wide budget of memory the sockmap path holds outside socket accounting, and its use.</summary>
+    KernelQueueStatus KernelQueue { get; }
 }
 
 /// <summary>A TCP route's state.</summary>
@@ -39,4 +42,22 @@ public sealed record TcpRouteStatus(
     /// redirect-CPU kfunc: "rfs" (Receive Flow Steering) or "none: reason". Compare with <see cref="VerdictRunsPerCpu"/>.
     /// </summary>
     public string Steering { get; init; } = "none";
+
+    /// <summary>Bytes the route's sockmap connections hold outside socket accounting now (see <see cref="KernelQueueStatus"/>).</summary>
+    public long KernelQueuedBytes { get; init; }
+
+    /// <summary>The most <see cref="KernelQueuedBytes"/> seen at once since start.</summary>
+    public long KernelQueuedPeakBytes { get; init; }
+
+    /// <summary>The largest backlog one direction of one connection has had; <c>MaxQueuedBytes</c> bounds it, up to one segment.</summary>
+    public long LargestBacklogBytes { get; init; }
+
+    /// <summary>Connections with a direction parked now (their new bytes wait on the source socket).</summary>
+    public int ParkedConnections { get; init; }
+
+    /// <summary>Connections parked now because the process budget is used up: non-zero means the route is held back.</summary>
+    public int HeldBackByBudget { get; init; }
+
+    /// <summary>Parks of the route's finished connections, by reason.</summary>
+    public TcpRouteParks Parks { get; init; } = TcpRouteParks.None;
 }

@@ -21,11 +21,17 @@ public sealed class SockmapForwarderOptions
     public bool RunSelfTest { get; set; } = true;
 
     /// <summary>
-    /// Whether <c>Mode=Auto</c> routes may use the sockmap path. Off by default: with the per-connection queue bound a
-    /// bulk stream measured no faster on sockmap than on the splice path (see the data path README, "Bounded memory").
+    /// The most bytes the sockmap path may hold, summed over every connection and direction, outside any socket's
+    /// accounting: redirected to a peer socket but not yet in its send queue (the kernel's psock backlog, which
+    /// neither <c>tcp_mem</c> nor memcg sees). While it is used up, every direction's new bytes are parked on their
+    /// source socket (charged there, and TCP flow control slows the sender), never dropped; the status names the routes
+    /// held back. Each connection is also bounded by its route's <c>MaxQueuedBytes</c>. See docs/design.md, "Sockmap:
+    /// back-pressure and the queue bound".
     /// </summary>
-    /// <remarks>Defaults to <c>false</c>.</remarks>
-    public bool AutoAllowsSockmap { get; set; }
+    /// <remarks>Defaults to 256 MiB (268435456); at least 8 MiB.</remarks>
+    public long KernelQueueBudget { get; set; } = DefaultKernelQueueBudget;
+
+    internal const long DefaultKernelQueueBudget = 256L << 20;
 
     /// <summary>How long an Auto route stays on the user-space path after the placement rule saw client, backend and
     /// the kernel's forwarding work share one CPU.</summary>

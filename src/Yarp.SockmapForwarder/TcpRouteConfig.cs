@@ -53,8 +53,13 @@ public sealed record TcpRouteConfig
     /// <remarks>Defaults to empty (no filter, any bytes pass).</remarks>
     public IReadOnlyList<string> Sni { get; init; } = [];
 
-    /// <summary>Per connection and direction, the bound on bytes accepted from one side but not yet written to the other.</summary>
-    /// <remarks>Defaults to 4 MiB.</remarks>
+    /// <summary>
+    /// Per connection and direction, the most bytes the sockmap path holds redirected but not yet in the destination's
+    /// send queue (memory no socket is charged for). Beyond it the direction parks: new bytes wait on the source socket,
+    /// charged there, until the backlog has drained. The process-wide total is bounded by
+    /// <c>BpfSteer:Forwarder:KernelQueueBudget</c>. See docs/design.md, "Sockmap: back-pressure and the queue bound".
+    /// </summary>
+    /// <remarks>Defaults to 32 MiB; at least 1 MiB.</remarks>
     public long MaxQueuedBytes { get; init; } = DefaultMaxQueuedBytes;
 
     /// <summary>Value equality, with <see cref="Sni"/> compared by content (a reload that changes nothing is not a change).</summary>
@@ -70,5 +75,8 @@ public sealed record TcpRouteConfig
 
     internal static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
 
-    internal const long DefaultMaxQueuedBytes = 4 * 1024 * 1024;
+    internal const long DefaultMaxQueuedBytes = 32L << 20;
+
+    /// <summary>The smallest MaxQueuedBytes: below it nearly every bulk segment would park.</summary>
+    internal const long MinMaxQueuedBytes = 1L << 20;
 }

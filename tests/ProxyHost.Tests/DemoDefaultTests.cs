@@ -21,8 +21,9 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
         Assert.Matches(@"Selector     Cbpf attached", output);
         Assert.Matches(@"Sockmap      usable", output);
         Assert.Contains("kfunc        bpf_sk_skb_set_redirect_cpu absent", output);
-        Assert.Matches(@"TCP route    demo-echo: 127\.0\.0\.1:\d+, mode (Sockmap|UserSpace) \(.+\)", output);
-        Assert.Matches(@"TCP route    demo-greeter: 127\.0\.0\.1:\d+, mode (Sockmap|UserSpace) \(.+\)", output);
+        // Auto takes the kernel path by default wherever sockmap is usable (it is here: root, BPF).
+        Assert.Matches(@"TCP route    demo-echo: 127\.0\.0\.1:\d+, mode Sockmap \(.+\)", output);
+        Assert.Matches(@"TCP route    demo-greeter: 127\.0\.0\.1:\d+, mode Sockmap \(.+\)", output);
         Assert.Contains("HTTP route   demo-http", output);
         Assert.Contains($"curl {Host.HttpUrl}/", output);
         Assert.Equal(["demo-echo", "demo-greeter"], Host.TcpRoutes.Keys.Order());
@@ -52,6 +53,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
             "the echo route's bytes"), "demo-echo");
         Assert.True(Counter(route, "bytesClientToBackend") >= Counter(before, "bytesClientToBackend") + size);
         Assert.True(Counter(route, "totalConnections") >= Counter(before, "totalConnections") + 1);
+        Assert.Equal("Sockmap", route.GetProperty("mode").GetString());
     }
 
     [Fact]
@@ -104,6 +106,22 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
                 Assert.Equal(JsonValueKind.Number, r.GetProperty(field).ValueKind);
             }
             Assert.Equal(JsonValueKind.Array, r.GetProperty("verdictRunsPerCpu").ValueKind);
+            var queue = r.GetProperty("kernelQueue");
+            foreach (var field in new[] { "bytes", "peakBytes", "largestBacklogBytes", "parkedConnections", "heldBackByBudget" })
+            {
+                Assert.Equal(JsonValueKind.Number, queue.GetProperty(field).ValueKind);
+            }
+            foreach (var field in new[] { "highMark", "budget", "peerFull", "resumed" })
+            {
+                Assert.Equal(JsonValueKind.Number, queue.GetProperty("parks").GetProperty(field).ValueKind);
+            }
+        }
+
+        var budget = status.GetProperty("forwarder").GetProperty("kernelQueue");
+        Assert.Equal(256L << 20, budget.GetProperty("budgetBytes").GetInt64());
+        foreach (var field in new[] { "usedBytes", "peakBytes", "budgetParks" })
+        {
+            Assert.Equal(JsonValueKind.Number, budget.GetProperty(field).ValueKind);
         }
 
         var kernel = status.GetProperty("kernel");

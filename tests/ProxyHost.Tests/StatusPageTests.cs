@@ -28,6 +28,9 @@ public sealed class StatusPageTests
             requested: cell("demo-echo", "requestedCpu")?.textContent ?? "",
             observed: cell("demo-echo", "observedCpu")?.textContent ?? "",
             sockmapRow: document.querySelector('#kernel tr[data-feature="sockmap"] td[data-k="available"]')?.textContent ?? "",
+            budget: document.getElementById("budget")?.textContent ?? "",
+            queueRows: document.querySelectorAll("#queues tr[data-route]").length,
+            echoHeldBack: document.querySelector('#queues tr[data-route="demo-echo"] td[data-k="heldBackByBudget"]')?.textContent ?? "",
           };
         })()
         """;
@@ -43,6 +46,9 @@ public sealed class StatusPageTests
         Assert.Equal(Environment.ProcessorCount, first.GetProperty("workers").GetInt32());
         Assert.Equal("yes", first.GetProperty("sockmapRow").GetString());
         Assert.Equal("any", first.GetProperty("requested").GetString());
+        Assert.Contains("of 256.0 MiB", first.GetProperty("budget").GetString()); // the process budget and its use
+        Assert.Equal(2, first.GetProperty("queueRows").GetInt32());               // one kernel-queue row per TCP route
+        Assert.Equal("0", first.GetProperty("echoHeldBack").GetString());
 
         // Traffic for a few seconds: echo-route bytes (new connections each time) and HTTP requests through the route.
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(6));

@@ -31,6 +31,7 @@ public class SockmapForwarderOptionsTests
     [Theory]
     [InlineData("BpfSteer:Forwarder:SockmapCapacity", "0")]
     [InlineData("BpfSteer:Forwarder:Steering:RefreshInterval", "00:00:00.001")]
+    [InlineData("BpfSteer:Forwarder:KernelQueueBudget", "1048576")]
     public async Task Configuration_OutOfRangeValue_FailsNamingTheKey(string key, string value)
     {
         await using var echo = new EchoServer();

@@ -14,7 +14,7 @@ public class TcpRouteConfigValidationTests
             .Set("ReverseProxy:TcpRoutes:no-cluster:Listen", "127.0.0.1:0")
             .Route("unknown-cluster", "nope")
             .Route("http-dest", "http")
-            .Route("bad-values", "tcp", listen: "not-an-endpoint", settings: [("Cpu", "999"), ("MaxConnections", "0"), ("Sni:0", "bad host!")])
+            .Route("bad-values", "tcp", listen: "not-an-endpoint", settings: [("Cpu", "999"), ("MaxConnections", "0"), ("Sni:0", "bad host!"), ("MaxQueuedBytes", "65536")])
             .Route("typo", "tcp", settings: ("ConectTimeout", "00:00:01"));
 
         // WebApplication reads the server's features while it is built, so Kestrel's options (and the routes) are read there.
@@ -31,6 +31,7 @@ public class TcpRouteConfigValidationTests
             "The Cpu '999' set on the TCP route 'bad-values' does not exist",
             "The MaxConnections '0' set on the TCP route 'bad-values' must be positive",
             "The Sni host 'bad host!' set on the TCP route 'bad-values'",
+            "The MaxQueuedBytes '65536' set on the TCP route 'bad-values' is too small to work",
             "The key 'ConectTimeout' set on the TCP route 'typo' is not a TCP route setting",
         ];
         foreach (var message in expected)

@@ -74,7 +74,7 @@ internal static class StartupSummary
         }
         foreach (var route in forwarder?.Routes ?? [])
         {
-            var (mode, reason) = RouteMode.Resolve(route, forwarder!, RouteMode.AutoAllowsSockmap(services));
+            var (mode, reason) = RouteMode.Resolve(route, forwarder!);
             o.WriteLine($"  TCP route    {route.Id}: {route.Listen}, mode {mode} ({reason}), CPU {(route.Cpu is { } c ? c.ToString() : "any")}");
         }
 

@@ -66,6 +66,12 @@ internal static class StatusJsonWriter
             w.WriteStartObject("forwarder");
             w.WriteBoolean("sockmapUsable", f.SockmapUsable);
             w.WriteString("sockmapDetail", f.SockmapDetail);
+            w.WriteStartObject("kernelQueue");
+            w.WriteNumber("usedBytes", f.KernelQueue.UsedBytes);
+            w.WriteNumber("peakBytes", f.KernelQueue.PeakBytes);
+            w.WriteNumber("budgetBytes", f.KernelQueue.BudgetBytes);
+            w.WriteNumber("budgetParks", f.KernelQueue.BudgetParks);
+            w.WriteEndObject();
             w.WriteEndObject();
         }
         else
@@ -110,6 +116,20 @@ internal static class StatusJsonWriter
             w.WriteNumberValue(runs);
         }
         w.WriteEndArray();
+        var q = r.KernelQueue;
+        w.WriteStartObject("kernelQueue");
+        w.WriteNumber("bytes", q.Bytes);
+        w.WriteNumber("peakBytes", q.PeakBytes);
+        w.WriteNumber("largestBacklogBytes", q.LargestBacklogBytes);
+        w.WriteNumber("parkedConnections", q.ParkedConnections);
+        w.WriteNumber("heldBackByBudget", q.HeldBackByBudget);
+        w.WriteStartObject("parks");
+        w.WriteNumber("highMark", q.Parks.HighMark);
+        w.WriteNumber("budget", q.Parks.Budget);
+        w.WriteNumber("peerFull", q.Parks.PeerFull);
+        w.WriteNumber("resumed", q.Parks.Resumed);
+        w.WriteEndObject();
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

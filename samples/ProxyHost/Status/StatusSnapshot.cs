@@ -24,8 +24,19 @@ internal sealed record StatusSnapshot(
     /// <summary>A TCP passthrough route. <c>Mode</c> is "Sockmap" or "UserSpace"; <c>Cpu</c> is the requested CPU or null.</summary>
     internal sealed record RouteDto(
         string Id, string Listen, string Mode, string ModeReason, int? Cpu, long ActiveConnections, long TotalConnections,
-        long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu);
+        long BytesClientToBackend, long BytesBackendToClient, IReadOnlyList<long> VerdictRunsPerCpu, RouteQueueDto KernelQueue);
+
+    /// <summary>
+    /// What a route's sockmap connections hold outside socket accounting (bytes now and at most; the largest backlog of
+    /// one direction), how many are parked now and how many of those the process budget holds back, and parks by reason.
+    /// </summary>
+    internal sealed record RouteQueueDto(long Bytes, long PeakBytes, long LargestBacklogBytes, int ParkedConnections, int HeldBackByBudget, TcpRouteParksDto Parks);
+
+    internal sealed record TcpRouteParksDto(long HighMark, long Budget, long PeerFull, long Resumed);
 
     /// <summary>The sockmap forwarder as a whole; null when AddSockmapForwarder() was not called.</summary>
-    internal sealed record ForwarderDto(bool SockmapUsable, string SockmapDetail);
+    internal sealed record ForwarderDto(bool SockmapUsable, string SockmapDetail, KernelQueueDto KernelQueue);
+
+    /// <summary>The process budget of memory held outside socket accounting: in use, at most, the budget, budget parks.</summary>
+    internal sealed record KernelQueueDto(long UsedBytes, long PeakBytes, long BudgetBytes, long BudgetParks);
 }

@@ -13,14 +13,12 @@ internal sealed class StatusSnapshotSource
     private readonly IBpfSteerTransportStatus? _transport;
     private readonly ISockmapForwarderStatus? _forwarder;
     private readonly TimeProvider _time;
-    private readonly bool _autoAllowsSockmap;
 
     public StatusSnapshotSource(IServiceProvider services, TimeProvider? time = null)
     {
         _transport = services.GetService<IBpfSteerTransportStatus>();
         _forwarder = services.GetService<ISockmapForwarderStatus>();
         _time = time ?? TimeProvider.System;
-        _autoAllowsSockmap = RouteMode.AutoAllowsSockmap(services);
     }
 
     public bool HasTransport => _transport is not null;
@@ -41,13 +39,17 @@ internal sealed class StatusSnapshotSource
         StatusSnapshot.ForwarderDto? forwarder = null;
         if (_forwarder is { } f)
         {
-            forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail);
+            var q = f.KernelQueue;
+            forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail,
+                new StatusSnapshot.KernelQueueDto(q.UsedBytes, q.PeakBytes, q.BudgetBytes, q.BudgetParks));
             foreach (var r in f.Routes)
             {
-                var (mode, reason) = RouteMode.Resolve(r, f, _autoAllowsSockmap);
+                var (mode, reason) = RouteMode.Resolve(r, f);
                 routes.Add(new StatusSnapshot.RouteDto(
                     r.Id, r.Listen, mode, reason, r.Cpu, r.ActiveConnections, r.TotalConnections,
-                    r.BytesClientToBackend, r.BytesBackendToClient, r.VerdictRunsPerCpu.ToList()));
+                    r.BytesClientToBackend, r.BytesBackendToClient, r.VerdictRunsPerCpu.ToList(),
+                    new StatusSnapshot.RouteQueueDto(r.KernelQueuedBytes, r.KernelQueuedPeakBytes, r.LargestBacklogBytes, r.ParkedConnections,
+                        r.HeldBackByBudget, new StatusSnapshot.TcpRouteParksDto(r.Parks.HighMark, r.Parks.Budget, r.Parks.PeerFull, r.Parks.Resumed))));
             }
         }
 

@@ -11,6 +11,7 @@ internal static partial class Libc
     internal const int SO_ERROR = 4;
     internal const int SO_SNDBUF = 7;
     internal const int SO_RCVBUF = 8;
+    internal const int SO_SNDBUFFORCE = 32;
     internal const int SO_REUSEPORT = 15;
     internal const int SO_ATTACH_FILTER = 26;
     internal const int SO_INCOMING_CPU = 49;

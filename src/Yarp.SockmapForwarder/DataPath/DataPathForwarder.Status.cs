@@ -21,13 +21,25 @@ internal sealed partial class DataPathForwarder
             both[i] = (i < v0.Length ? v0[i] : 0) + (i < v1.Length ? v1[i] : 0);
         }
         var last = _lastPath.TryGetValue(routeIndex, out var p) ? p : null;
+        var queue = _sockmap.IsValueCreated && _sockmap.Value.Engine is { } e ? e.Queue.Read(routeIndex) : default;
         return new DataPathRouteStats(kernel.BytesClientToBackend + userC2B, kernel.BytesBackendToClient + userB2C, both, v0, v1,
             kernel.Passed, sockmapConnections, userConnections, last?.Path, last?.Reason ?? "no connection yet")
         {
             RedirectFailures = kernel.RedirectFailed,
+            KernelQueuedBytes = queue.Queued,
+            KernelQueuedPeakBytes = queue.Peak,
+            LargestBacklogBytes = queue.LargestBacklog,
+            ParkedConnections = queue.Parked,
+            HeldBackByBudget = queue.HeldByBudget,
+            Parks = _counters.Parks(routeIndex),
             Steering = (_steering.TryGetValue(routeIndex, out var steering) ? steering : SteeringDecision.NoConnectionYet).ToString(),
         };
     }
+
+    /// <summary>The process budget of memory held outside socket accounting; all zero before the sockmap path started.</summary>
+    public KernelQueueStatus KernelQueue => _sockmap.IsValueCreated && _sockmap.Value.Engine is { } engine
+        ? engine.KernelQueue
+        : new KernelQueueStatus(0, 0, _options.KernelQueueBudget, 0);
 
     /// <summary>RFS flow records made so far by the steering threads (0 when steering is off).</summary>
     public long SteeringRecords => _rfs.Records;
@@ -56,7 +68,7 @@ internal sealed partial class DataPathForwarder
         SockmapEngine engine;
         try
         {
-            engine = SockmapEngine.Create(_logger, _options.SockmapCapacity, features.RedirectCpuKfunc.Available);
+            engine = SockmapEngine.Create(_logger, _options.SockmapCapacity, _options.KernelQueueBudget, features.RedirectCpuKfunc.Available);
         }
         catch (Exception ex)
         {

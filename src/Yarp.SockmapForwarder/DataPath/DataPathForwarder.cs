@@ -72,13 +72,9 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         if (route.Mode == TcpForwarderMode.Auto)
         {
-            if (!_options.AutoAllowsSockmap)
-            {
-                return new(DataPathKind.UserSpace, "Auto mode: with the queue bound (verdict parking, KERNEL-NOTES 14) bulk streams measured no faster on sockmap than on splice; set Mode=Sockmap or BpfSteer:Forwarder:AutoAllowsSockmap to use it");
-            }
             if (route.MaxQueuedBytes <= 0)
             {
-                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap (KERNEL-NOTES 14)");
+                return new(DataPathKind.UserSpace, "Auto mode keeps routes without a queue bound (MaxQueuedBytes = 0) off sockmap: without it a stalled reader makes the kernel hold unbounded memory");
             }
             var monitor = _placement.GetOrAdd(request.RouteIndex, r => new PlacementMonitor(engine, r, _options.PlacementHold));
             monitor.SteeredCpu = _steering.TryGetValue(request.RouteIndex, out var steered) && steered.IsSteered ? request.Cpu : null;
@@ -89,7 +85,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         }
         return new(DataPathKind.Sockmap, route.Mode == TcpForwarderMode.Sockmap
             ? "the route's mode is Sockmap"
-            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes");
+            : $"Auto: sockmap usable ({engine.ProgramName}), placement not single-CPU, queue bound {route.MaxQueuedBytes} bytes per direction, process budget {engine.KernelQueue.BudgetBytes} bytes");
     }
 
     public async Task<ForwardingResult> ForwardAsync(ForwardingRequest request, CancellationToken cancellationToken)
@@ -164,6 +160,8 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         using var registration = cancellationToken.Register(() => engine.Abort(connection));
         var result = await connection.Completion.ConfigureAwait(false);
         _counters.AddBytes(request.RouteIndex, connection.UserBytes.ClientToBackend, connection.UserBytes.BackendToClient);
+        _counters.AddParks(request.RouteIndex, connection.ParkCounts);
+        engine.Queue.Finished(request.RouteIndex, connection.LargestBacklog);
         return result;
     }
 

@@ -24,6 +24,27 @@ internal sealed record DataPathRouteStats(
     /// </summary>
     public long RedirectFailures { get; init; }
 
+    /// <summary>Bytes the route's sockmap connections hold outside socket accounting now (redirected, not yet in a send queue).</summary>
+    public long KernelQueuedBytes { get; init; }
+
+    /// <summary>The most <see cref="KernelQueuedBytes"/> seen at once.</summary>
+    public long KernelQueuedPeakBytes { get; init; }
+
+    /// <summary>
+    /// The largest backlog one direction of one connection of the route has had (redirected, not yet in the peer's send
+    /// queue), as the verdict measured it: the per-connection bound (MaxQueuedBytes) holds it, up to one segment.
+    /// </summary>
+    public long LargestBacklogBytes { get; init; }
+
+    /// <summary>Sockmap connections with a direction parked now.</summary>
+    public int ParkedConnections { get; init; }
+
+    /// <summary>Sockmap connections parked now because the process budget is used up: the route is held back.</summary>
+    public int HeldBackByBudget { get; init; }
+
+    /// <summary>Parks of the route's finished sockmap connections, by reason.</summary>
+    public TcpRouteParks Parks { get; init; } = TcpRouteParks.None;
+
     /// <summary>How the latest sockmap connection of the route was steered to the route CPU: "rfs" or "none: reason".</summary>
     public string Steering { get; init; } = SteeringDecision.NoConnectionYet.ToString();
 }

@@ -8,6 +8,7 @@ internal sealed class RouteCounters
 {
     private readonly long[] _bytes = new long[RouteIndexes.Count * 2];
     private readonly long[] _connections = new long[RouteIndexes.Count * 2];
+    private readonly long[] _parks = new long[RouteIndexes.Count * 4];
 
     public void AddBytes(int route, long clientToBackend, long backendToClient)
     {
@@ -33,6 +34,26 @@ internal sealed class RouteCounters
             Interlocked.Increment(ref _connections[route * 2 + (sockmap ? 0 : 1)]);
         }
     }
+
+    /// <summary>Adds a finished sockmap connection's parks by reason and its resumes.</summary>
+    public void AddParks(int route, TcpRouteParks parks)
+    {
+        if ((uint)route >= RouteIndexes.Count || parks == TcpRouteParks.None)
+        {
+            return;
+        }
+        Interlocked.Add(ref _parks[route * 4], parks.HighMark);
+        Interlocked.Add(ref _parks[route * 4 + 1], parks.Budget);
+        Interlocked.Add(ref _parks[route * 4 + 2], parks.PeerFull);
+        Interlocked.Add(ref _parks[route * 4 + 3], parks.Resumed);
+    }
+
+    /// <summary>Parks of the route's finished sockmap connections.</summary>
+    public TcpRouteParks Parks(int route)
+        => (uint)route < RouteIndexes.Count
+            ? new TcpRouteParks(Volatile.Read(ref _parks[route * 4]), Volatile.Read(ref _parks[route * 4 + 1]),
+                Volatile.Read(ref _parks[route * 4 + 2]), Volatile.Read(ref _parks[route * 4 + 3]))
+            : TcpRouteParks.None;
 
     public (long ClientToBackend, long BackendToClient) Bytes(int route)
         => (uint)route < RouteIndexes.Count ? (Volatile.Read(ref _bytes[route * 2]), Volatile.Read(ref _bytes[route * 2 + 1])) : (0, 0);

@@ -9,4 +9,6 @@ internal sealed class DataPathForwarderInfo(DataPathForwarder forwarder) : IData
     public SockmapAvailability SockmapAvailability => new(forwarder.SockmapUsable, forwarder.SockmapDetail);
 
     public DataPathRouteStats GetRouteStats(int routeIndex) => forwarder.GetRouteStats(routeIndex);
+
+    public KernelQueueStatus KernelQueue => forwarder.KernelQueue;
 }

@@ -10,4 +10,7 @@ internal interface IDataPathInfo
 
     /// <summary>A route's live counters: BPF per-route map (in-kernel bytes, verdict runs per CPU) plus user-space bytes.</summary>
     DataPathRouteStats GetRouteStats(int routeIndex);
+
+    /// <summary>The process budget of memory the sockmap path holds outside socket accounting.</summary>
+    KernelQueueStatus KernelQueue { get; }
 }

@@ -58,6 +58,39 @@ internal sealed class SockmapForwarderMetrics
                     .Concat(PerCpu(r, "backend_to_client", stats.VerdictRunsPerCpuBackendToClient));
             }),
             "{run}", "Runs of the sockmap verdict program for a route, per CPU and direction: compare with the route's requested Cpu.");
+        meter.CreateObservableUpDownCounter("yarp.sockmap.kernel_queue.bytes", () => PerRoute(r => dataPath.GetRouteStats(r.Index).KernelQueuedBytes),
+            "By", "Bytes a route's sockmap connections hold outside socket accounting now (redirected, not yet in the peer's send queue).");
+        meter.CreateObservableGauge("yarp.sockmap.kernel_queue.peak_bytes", () => PerRoute(r => dataPath.GetRouteStats(r.Index).KernelQueuedPeakBytes),
+            "By", "The most bytes a route's sockmap connections held outside socket accounting at once.");
+        meter.CreateObservableUpDownCounter("yarp.sockmap.parked_connections", () => routes.Routes.SelectMany(r =>
+            {
+                var stats = dataPath.GetRouteStats(r.Index);
+                return new[]
+                {
+                    new Measurement<long>(stats.ParkedConnections - stats.HeldBackByBudget, Route(r), new("cause", "connection")),
+                    new Measurement<long>(stats.HeldBackByBudget, Route(r), new("cause", "budget")),
+                };
+            }),
+            "{connection}", "Sockmap connections parked now, by cause (budget = held back because the process budget is used up).");
+        meter.CreateObservableCounter("yarp.sockmap.parks", () => routes.Routes.SelectMany(r =>
+            {
+                var parks = dataPath.GetRouteStats(r.Index).Parks;
+                return new[]
+                {
+                    new Measurement<long>(parks.HighMark, Route(r), new("reason", "high_mark")),
+                    new Measurement<long>(parks.Budget, Route(r), new("reason", "budget")),
+                    new Measurement<long>(parks.PeerFull, Route(r), new("reason", "peer_full")),
+                };
+            }),
+            "{park}", "Parks of a route's finished sockmap connections, by reason.");
+        meter.CreateObservableUpDownCounter("yarp.sockmap.kernel_queue.budget.used_bytes", () => dataPath.KernelQueue.UsedBytes,
+            "By", "Bytes all sockmap connections hold outside socket accounting now.");
+        meter.CreateObservableGauge("yarp.sockmap.kernel_queue.budget.peak_bytes", () => dataPath.KernelQueue.PeakBytes,
+            "By", "The most bytes all sockmap connections held outside socket accounting at once.");
+        meter.CreateObservableUpDownCounter("yarp.sockmap.kernel_queue.budget.limit_bytes", () => dataPath.KernelQueue.BudgetBytes,
+            "By", "The process budget (BpfSteer:Forwarder:KernelQueueBudget).");
+        meter.CreateObservableCounter("yarp.sockmap.kernel_queue.budget.parks", () => dataPath.KernelQueue.BudgetParks,
+            "{park}", "Times a direction parked because the process budget was used up.");
         _duration = meter.CreateHistogram<double>("yarp.sockmap.tcp.connection.duration", "s", "How long TCP route connections lasted.");
     }
 

@@ -11,6 +11,9 @@ internal sealed class SockmapForwarderOptionsValidator : IValidateOptions<Sockma
     /// <summary>The most connections the sockmap maps are sized for (each takes two entries per map).</summary>
     public const int MaxSockmapCapacity = 1 << 20;
 
+    /// <summary>The smallest process budget: a few 64 KiB loopback segments in flight on each CPU, with room to spare.</summary>
+    public const long MinKernelQueueBudget = 8L << 20;
+
     private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaxRefreshInterval = TimeSpan.FromHours(1);
 
@@ -27,6 +30,10 @@ internal sealed class SockmapForwarderOptionsValidator : IValidateOptions<Sockma
         if (options.SockmapCapacity is < 1 or > MaxSockmapCapacity)
         {
             errors.Add($"The value '{options.SockmapCapacity}' set in '{prefix}{nameof(options.SockmapCapacity)}' must be between 1 and {MaxSockmapCapacity}.");
+        }
+        if (options.KernelQueueBudget < MinKernelQueueBudget)
+        {
+            errors.Add($"The value '{options.KernelQueueBudget}' set in '{prefix}{nameof(options.KernelQueueBudget)}' is too small to work: it must be at least {MinKernelQueueBudget} bytes (8 MiB); a few loopback segments per CPU would use it up.");
         }
         if (options.PlacementHold < TimeSpan.Zero)
         {

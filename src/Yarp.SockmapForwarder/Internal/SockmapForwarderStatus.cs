@@ -17,10 +17,21 @@ internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo
             _ => config.Mode,
         };
         return new TcpRouteStatus(r.RouteId, r.BoundEndPoint, mode, stats.PathReason, config.Cpu, r.Active, r.Total,
-            stats.BytesClientToBackend, stats.BytesBackendToClient, stats.VerdictRunsPerCpu) { Steering = stats.Steering };
+            stats.BytesClientToBackend, stats.BytesBackendToClient, stats.VerdictRunsPerCpu)
+        {
+            Steering = stats.Steering,
+            KernelQueuedBytes = stats.KernelQueuedBytes,
+            KernelQueuedPeakBytes = stats.KernelQueuedPeakBytes,
+            LargestBacklogBytes = stats.LargestBacklogBytes,
+            ParkedConnections = stats.ParkedConnections,
+            HeldBackByBudget = stats.HeldBackByBudget,
+            Parks = stats.Parks,
+        };
     }).ToArray();
 
     public bool SockmapUsable => dataPath.SockmapAvailability.Usable;
 
     public string SockmapDetail => dataPath.SockmapAvailability.Detail;
+
+    public KernelQueueStatus KernelQueue => dataPath.KernelQueue;
 }

@@ -41,9 +41,9 @@ internal static class TcpRouteValidator
             {
                 errors.Add($"The MaxConnections '{max}' set on the TCP route '{route.RouteId}' must be positive (leave it unset for no limit).");
             }
-            if (route.MaxQueuedBytes < 64 * 1024)
+            if (route.MaxQueuedBytes < TcpRouteConfig.MinMaxQueuedBytes)
             {
-                errors.Add($"The MaxQueuedBytes '{route.MaxQueuedBytes}' set on the TCP route '{route.RouteId}' must be at least 65536.");
+                errors.Add($"The MaxQueuedBytes '{route.MaxQueuedBytes}' set on the TCP route '{route.RouteId}' is too small to work: it must be at least {TcpRouteConfig.MinMaxQueuedBytes} (1 MiB); below it nearly every bulk segment would park.");
             }
             foreach (var host in route.Sni)
             {

@@ -25,7 +25,7 @@ public sealed class CapabilityTests
         const ulong caps = (1UL << CapBpf) | (1UL << CapNetAdmin) | (1UL << CapPerfmon);
         var (effective, result, error) = OnThreadWith(caps, () =>
         {
-            using var engine = SockmapEngine.Create(NullLogger.Instance, 4, KernelFeatures.Current.RedirectCpuKfunc.Available);
+            using var engine = SockmapEngine.Create(NullLogger.Instance, 4, SockmapForwarderOptions.DefaultKernelQueueBudget, KernelFeatures.Current.RedirectCpuKfunc.Available);
             return (engine.ProgramName, SockmapSelfTest.Run(engine));
         });
 
@@ -40,7 +40,7 @@ public sealed class CapabilityTests
     {
         var (_, _, error) = OnThreadWith((1UL << CapBpf) | (1UL << CapNetAdmin), () =>
         {
-            using var engine = SockmapEngine.Create(NullLogger.Instance, 4, KernelFeatures.Current.RedirectCpuKfunc.Available);
+            using var engine = SockmapEngine.Create(NullLogger.Instance, 4, SockmapForwarderOptions.DefaultKernelQueueBudget, KernelFeatures.Current.RedirectCpuKfunc.Available);
             return (engine.ProgramName, (string?)null);
         });
 

@@ -10,8 +10,7 @@ public sealed class ForwarderFixture : IDisposable
     {
         Logs = new RecordingLoggerProvider();
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(Logs).SetMinimumLevel(LogLevel.Debug));
-        // Opted in, so the Auto placement rule is exercised; the default (Auto = user space) has its own test.
-        Forwarder = new DataPathForwarder(LoggerFactory, new SockmapForwarderOptions { AutoAllowsSockmap = true });
+        Forwarder = new DataPathForwarder(LoggerFactory, new SockmapForwarderOptions());
         Assert.True(Forwarder.SockmapUsable, Forwarder.SockmapDetail);
     }
 

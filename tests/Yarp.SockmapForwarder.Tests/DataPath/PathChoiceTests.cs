@@ -40,17 +40,18 @@ public sealed class PathChoiceTests(ForwarderFixture fixture)
     }
 
     [Fact]
-    public void Choose_AutoWithDefaultOptions_UserSpaceBecauseParkingIsNotProvenLossless()
+    public void Choose_AutoWithDefaultOptions_SockmapWithTheBoundAndBudgetInTheReason()
     {
         using var forwarder = new DataPathForwarder(fixture.LoggerFactory, new SockmapForwarderOptions { RunSelfTest = false });
         using var a = Pair();
         var decision = forwarder.Choose(new ForwardingRequest
         {
-            Route = TestRoutes.Config("r", TcpForwarderMode.Auto, TimeSpan.Zero, 4 << 20), RouteIndex = 10, ClientSocket = a.Client,
-            Backend = a.Backend,
+            Route = TestRoutes.Config("r", TcpForwarderMode.Auto, TimeSpan.Zero, TcpRouteConfig.DefaultMaxQueuedBytes), RouteIndex = 10,
+            ClientSocket = a.Client, Backend = a.Backend,
         });
-        Assert.Equal(DataPathKind.UserSpace, decision.Path);
-        Assert.Contains("BpfSteer:Forwarder:AutoAllowsSockmap", decision.Reason);
+        Assert.Equal(DataPathKind.Sockmap, decision.Path);
+        Assert.Contains($"queue bound {TcpRouteConfig.DefaultMaxQueuedBytes} bytes", decision.Reason);
+        Assert.Contains($"process budget {SockmapForwarderOptions.DefaultKernelQueueBudget} bytes", decision.Reason);
     }
 
     [Fact]

@@ -25,4 +25,36 @@ internal struct ConnSlot
     public uint SeqKnown;      // K
     public uint Overlaps;      // K
     public uint TrimFailed;    // K: non-zero = bytes were dropped, the connection must be reset
+    public ulong AcctK;        // K: with AcctU, this direction's share of Budget.Used: AcctK - AcctU
+    public ulong AcctU;        // U
+    public ulong BacklogPeak;  // K: the largest backlog measured
+    public uint ParkReason;    // K: see ParkReason
+    public uint BudgetParks;   // K: parks started because of the process budget
+    public uint PeerFullParks; // K: parks started because the peer's send buffer was full
+    public uint HighMarkParks; // K: parks started because the backlog reached HighMark
+}
+
+/// <summary>Why a direction's latest park started (<c>PARK_*</c> in bpf/sockmap_forward.bpf.c).</summary>
+internal enum ParkReason : uint
+{
+    None = 0,
+
+    /// <summary>The direction's backlog reached its high mark (the route's MaxQueuedBytes).</summary>
+    HighMark = 1,
+
+    /// <summary>The process-wide budget was used up.</summary>
+    Budget = 2,
+
+    /// <summary>The peer's send buffer could not take the backlog and the skb.</summary>
+    PeerFull = 3,
+}
+
+/// <summary>Mirror of <c>struct budget</c> in bpf/sockmap_forward.h: the one element of the mmap-ed <c>budget</c> array.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Budget
+{
+    public ulong Used;   // K+U: sum of every slot's share (AcctK - AcctU)
+    public ulong Peak;   // K
+    public ulong Limit;  // U: 0 = no budget
+    public ulong Parks;  // K
 }

@@ -55,20 +55,13 @@ internal sealed unsafe partial class SockmapConnection
     {
         var request = _request;
         var cpu = request.Cpu is int c ? (uint)c : ConnState.NoCpu;
-        // Half the bound for the psock backlog, half for parked bytes on the source socket, each less the one skb
-        // (up to 64 KiB on loopback, plus TCP's allowance over rcvbuf) that can land after the check.
-        var half = request.Route.MaxQueuedBytes / 2;
-        var highMark = request.Route.MaxQueuedBytes > 0 ? (ulong)Math.Max(half - (128 << 10), half / 2) : 0;
+        var highMark = request.Route.MaxQueuedBytes > 0 ? (ulong)request.Route.MaxQueuedBytes : 0;
         for (var side = 0; side < 2; side++)
         {
             _cookies[side] = NativeSocket.GetCookie(_sockets[side].SafeHandle);
+            // A verdict that was still running when the slot's last connection finished may have added to its share.
+            _engine.Account(Slot(side), 0);
             *Slot(side) = new ConnSlot { HighMark = highMark };
-            if (highMark != 0)
-            {
-                // Parked bytes wait in the source's receive path: cap it (the kernel doubles the value).
-                // Never below 128 KiB: a receive window under one loopback segment (64 KiB) stalls the sender.
-                NativeSocket.TrySetInt(_sockets[side].SafeHandle, SOL_SOCKET, SO_RCVBUF, (int)Math.Clamp(highMark / 2, 128 << 10, int.MaxValue));
-            }
         }
         _dirs[0].Base = SocketIo.QueuedTotal(_sockets[1]);
         _dirs[1].Base = SocketIo.QueuedTotal(_sockets[0]);

@@ -41,6 +41,37 @@ internal sealed unsafe partial class SockmapConnection
 
     public int Index { get; }
 
+    /// <summary>The route's counter index.</summary>
+    public int RouteIndex => _request.RouteIndex;
+
+    /// <summary>
+    /// This connection's share of the process budget (both directions), whether a direction is parked now, and whether
+    /// one is parked because the budget was used up (racy snapshot, any thread).
+    /// </summary>
+    public (long Queued, long LargestBacklog, bool Parked, bool HeldByBudget) QueueSnapshot()
+    {
+        long queued = 0, largest = 0;
+        bool parked = false, held = false;
+        for (var d = 0; d < 2; d++)
+        {
+            var s = Slot(d);
+            queued += (long)SockmapEngine.Share(s);
+            largest = Math.Max(largest, (long)Volatile.Read(ref s->BacklogPeak));
+            if (Volatile.Read(ref s->Parked) != 0)
+            {
+                parked = true;
+                held |= Volatile.Read(ref s->ParkReason) == (uint)ParkReason.Budget;
+            }
+        }
+        return (queued, largest, parked, held);
+    }
+
+    /// <summary>Parks of both directions by reason, and parks ended by a resume (read at finish).</summary>
+    public TcpRouteParks ParkCounts { get; private set; } = TcpRouteParks.None;
+
+    /// <summary>The largest backlog either direction had, as the verdict measured it (read at finish).</summary>
+    public long LargestBacklog { get; private set; }
+
     public bool IsFinished { get; private set; }
 
     public Task<ForwardingResult> Completion => _done.Task;
@@ -60,28 +91,42 @@ internal sealed unsafe partial class SockmapConnection
         public bool SourceEof;        // recv(source) returned 0
         public bool RdHup;            // RDHUP/HUP seen, recv not yet 0
         public bool DestinationShut;  // shutdown(destination, SHUT_WR) done
+        public long RateSince;        // when the drain rate was last sampled (AdaptSendBuffer)
+        public long RateAcked;        // the destination's bytes_acked then
+        public ulong RateRedirected;  // `redirected` then: unchanged means the direction is idle
+        public int SendBuffer;        // the destination's send buffer as last set by AdaptSendBuffer (0: autotuned)
+        public bool ReceiveBufferCapped; // OnParked capped the source's receive buffer
+        public long NextPoll;         // the tick looks at a parked direction again from then (Tick back-off)
+        public int PollMs;
+        public long ParkedSince;      // when user space first saw this direction parked (0: not parked)
+        public bool Starving;         // a resume waits for the source's queue to stop growing (TryResume)
+        public long StarveSince;
+        public long StarvePen = -1;   // the source's queued bytes at the previous look
+        public long NextResumeAttempt;
+        public long Resumes;          // parks ended by TryResume
     }
 
     private ConnSlot* Slot(int d) => _engine.Slot(Index * 2 + d);
 
-    /// <summary>
-    /// Bytes this connection holds in kernel queues the TCP accounting does not bound (racy snapshot, any thread):
-    /// per direction, redirected but not yet in the destination's send queue (psock backlog), plus parked bytes
-    /// not yet read by user space. The largest direction is returned.
-    /// </summary>
-    public long UnboundedQueueBytes()
+    /// <summary>Measures each direction's backlog and publishes it as its share of the process budget (engine thread).</summary>
+    public void RefreshAccounting()
     {
-        long max = 0;
         for (var d = 0; d < 2 && !IsFinished; d++)
         {
             var s = Slot(d);
-            var dir = _dirs[d];
+            if (SockmapEngine.Share(s) == 0)
+            {
+                continue;
+            }
             var total = SocketIo.QueuedTotal(_sockets[1 - d]);
-            var backlog = total < 0 ? 0 : (long)Volatile.Read(ref s->Redirected) - (total - dir.Base - Volatile.Read(ref dir.UserWritten));
-            var parked = (long)(Volatile.Read(ref s->Passed) - Volatile.Read(ref s->Consumed));
-            max = Math.Max(max, Math.Max(backlog, 0) + Math.Max(parked, 0));
+            if (total < 0)
+            {
+                continue;
+            }
+            var written = total - _dirs[d].Base - Volatile.Read(ref _dirs[d].UserWritten);
+            var backlog = (long)Volatile.Read(ref s->Redirected) - written;
+            _engine.Account(s, (ulong)Math.Max(backlog, 0));
         }
-        return max;
     }
 
     /// <summary>Registers both sockets with the engine's loop (engine thread).</summary>
@@ -136,6 +181,19 @@ internal sealed unsafe partial class SockmapConnection
                 Finish(CloseReason.Completed, resetBoth: false);
             }
         }
+        if ((events & EPOLLOUT) != 0 && !IsFinished)
+        {
+            // The socket took bytes off its send queue: the direction writing to it may move again (parked bytes, the
+            // barrier); look at it now rather than at the end of its poll back-off.
+            var d = 1 - side;
+            var slot = Slot(d);
+            if (Volatile.Read(ref slot->Passed) != Volatile.Read(ref slot->Consumed) || _dirs[d].PendingCount > 0)
+            {
+                _dirs[d].NextPoll = 0;
+                _dirs[d].PollMs = 0;
+                ReadSource(d);
+            }
+        }
     }
 
     /// <summary>Periodic work (engine thread); returns true when this connection wants the fast tick.</summary>
@@ -167,9 +225,93 @@ internal sealed unsafe partial class SockmapConnection
         return hot;
     }
 
+    /// <summary>
+    /// The largest receive buffer (the kernel's value) a parked source keeps: locked when a park starts, it bounds what the park
+    /// holds, charged to the source socket, once the window advertised before has been used (and so the buffer a resume peeks).
+    /// </summary>
+    internal const int ParkedReceiveBuffer = 4 << 20;
+
+    /// <summary>
+    /// The send buffer (the kernel's value) TCP's own autotuning stops at by default (net.ipv4.tcp_wmem): a flow faster than it
+    /// can fill in <see cref="SendBufferMs"/> gets more from <see cref="AdaptSendBuffer"/>; no buffer is made smaller than this.
+    /// </summary>
+    private const int AutotunedSendBuffer = 4 << 20;
+
+    private const int MaxSendBuffer = 32 << 20;
+
+    /// <summary>How much of its own drain a destination's send buffer holds: four jiffies at HZ=250.</summary>
+    private const int SendBufferMs = 16;
+
+    /// <summary>How often a flowing direction's drain rate is measured.</summary>
+    private const int RateIntervalMs = 100;
+
+    /// <summary>
+    /// Lets a fast destination's send buffer hold <see cref="SendBufferMs"/> of its measured drain rate (bytes acknowledged per
+    /// second). The verdict redirects only what that buffer can take: with room for a few jiffies, the kernel's backlog worker
+    /// can fall behind (its CPU busy) without the direction parking. Below <see cref="AutotunedSendBuffer"/> the kernel's own
+    /// autotuning is left alone: it keeps a slow reader's buffer small (its window stays shut, so its congestion window and
+    /// send buffer do not grow), and a slow reader's bytes park at once, in charged memory. One TCP_INFO per flowing
+    /// direction and interval; nothing while idle.
+    /// </summary>
+    private void AdaptSendBuffer(int d, long now)
+    {
+        var dir = _dirs[d];
+        if (now - dir.RateSince < RateIntervalMs)
+        {
+            return;
+        }
+        var redirected = Volatile.Read(ref Slot(d)->Redirected);
+        if (redirected == dir.RateRedirected && dir.RateSince != 0)
+        {
+            dir.RateSince = now;
+            return;
+        }
+        if (!NativeSocket.TryGetTcpInfo(_sockets[1 - d].SafeHandle, out var info).IsSuccess)
+        {
+            return;
+        }
+        var acked = (long)info.BytesAcked;
+        if (dir.RateSince != 0)
+        {
+            var rate = (acked - dir.RateAcked) * 1000 / Math.Max(1, now - dir.RateSince);
+            var want = (int)Math.Min(rate * SendBufferMs / 1000, MaxSendBuffer);
+            var grow = want > Math.Max(dir.SendBuffer, AutotunedSendBuffer) * 5 / 4;
+            var shrink = dir.SendBuffer > 0 && Math.Max(want, AutotunedSendBuffer) < dir.SendBuffer * 3 / 4;
+            if (grow || shrink)
+            {
+                var size = Math.Max(want, AutotunedSendBuffer);
+                NativeSocket.TrySetInt(_sockets[1 - d].SafeHandle, SOL_SOCKET, SO_SNDBUFFORCE, size / 2);
+                dir.SendBuffer = size;
+            }
+        }
+        dir.RateSince = now;
+        dir.RateAcked = acked;
+        dir.RateRedirected = redirected;
+    }
+
+    /// <summary>A park started on direction <paramref name="d"/>: cap the source's receive buffer (see <see cref="ParkedReceiveBuffer"/>).</summary>
+    private void OnParked(int d)
+    {
+        var dir = _dirs[d];
+        if (dir.ReceiveBufferCapped)
+        {
+            return;
+        }
+        dir.ReceiveBufferCapped = true;
+        var current = NativeSocket.TryGetInt(_sockets[d].SafeHandle, SOL_SOCKET, SO_RCVBUF);
+        if (!current.IsSuccess || current.IntValue > ParkedReceiveBuffer)
+        {
+            NativeSocket.TrySetInt(_sockets[d].SafeHandle, SOL_SOCKET, SO_RCVBUF, ParkedReceiveBuffer / 2);
+        }
+    }
+
     private bool TickDirection(int d, long now)
     {
         var dir = _dirs[d];
+        if (Volatile.Read(ref Slot(d)->HighMark) != 0)
+        {
+            AdaptSendBuffer(d, now);
+        }
         var slot = Slot(d);
         var redirected = Volatile.Read(ref slot->Redirected);
         var passed = Volatile.Read(ref slot->Passed);
@@ -188,10 +330,19 @@ internal sealed unsafe partial class SockmapConnection
             return false;
         }
         var hot = false;
-        if (passed > Volatile.Read(ref slot->Consumed) || dir.PendingCount > 0 || (dir.RdHup && !dir.SourceEof))
+        var consumed = Volatile.Read(ref slot->Consumed);
+        if (passed > consumed || dir.PendingCount > 0 || (dir.RdHup && !dir.SourceEof))
         {
-            ReadSource(d);
             hot = true;
+            if (now >= dir.NextPoll)
+            {
+                ReadSource(d);
+                // A parked direction whose destination takes nothing (a reader that stopped) is looked at less and less
+                // often, up to MaxPollMs: a thousand stalled readers must not cost a thousand polls per millisecond.
+                var progressed = Volatile.Read(ref slot->Consumed) != consumed || dir.SourceEof || dir.Starving;
+                dir.PollMs = progressed ? 0 : Math.Clamp(dir.PollMs * 2, 1, MaxPollMs);
+                dir.NextPoll = now + dir.PollMs;
+            }
         }
         if (dir.SourceEof && !IsFinished)
         {
@@ -199,6 +350,9 @@ internal sealed unsafe partial class SockmapConnection
         }
         return hot;
     }
+
+    /// <summary>The longest a parked direction that makes no progress waits between two looks (its events still wake it).</summary>
+    private const int MaxPollMs = 64;
 
     /// <summary>
     /// Rule 3: after recv(source) == 0, shut the destination down for writing only once every redirected byte has

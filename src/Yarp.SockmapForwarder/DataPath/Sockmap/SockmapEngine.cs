@@ -29,12 +29,15 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
 
     private readonly BpfObject _object;
     private readonly MappedBpfArray _slots;
+    private readonly MappedBpfArray _budget;
     private readonly Queue<int> _free = new();
     private readonly SockmapConnection?[] _byIndex;
     private readonly List<SockmapConnection> _active = new();
     private int _count;
+    private long _nextRefresh;
+    private const int BudgetRefreshMs = 20;
 
-    private SockmapEngine(BpfObject obj, int capacity, string program, ILogger logger)
+    private SockmapEngine(BpfObject obj, int capacity, long budgetBytes, string program, ILogger logger)
         : base("sockmap-forwarder", cpu: null)
     {
         _object = obj;
@@ -46,6 +49,8 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         Conns = obj.Map("conns");
         RouteStatsMap = obj.Map("route_stats");
         _slots = MappedBpfArray.Map(obj.Map("slots"), sizeof(ConnSlot), capacity * 2);
+        _budget = MappedBpfArray.Map(obj.Map("budget"), sizeof(Budget), 1);
+        Budget->Limit = (ulong)budgetBytes;
         _byIndex = new SockmapConnection?[capacity];
         for (var i = 0; i < capacity; i++)
         {
@@ -80,7 +85,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     /// Opens, sizes, loads and attaches the embedded object. Throws when the kernel or process cannot. The verifier
     /// checks the capabilities of the calling thread, so the program is chosen from this thread's effective set.
     /// </summary>
-    public static SockmapEngine Create(ILogger logger, int capacity, bool redirectCpuKfunc)
+    public static SockmapEngine Create(ILogger logger, int capacity, long budgetBytes, bool redirectCpuKfunc)
     {
         if (!ThreadCapabilities.HasPerfmon())
         {
@@ -106,7 +111,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
             }
             obj.Load();
             BpfProgram.Attach(obj.ProgramFd(program), obj.Map("sock_ops_map").Fd, BPF_SK_SKB_STREAM_VERDICT, program);
-            return new SockmapEngine(obj, capacity, program, logger);
+            return new SockmapEngine(obj, capacity, budgetBytes, program, logger);
         }
         catch
         {
@@ -115,21 +120,40 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         }
     }
 
-    /// <summary>The largest <see cref="SockmapConnection.UnboundedQueueBytes"/> over active connections (racy snapshot).</summary>
-    public long MaxUnboundedQueueBytes()
+    public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
+
+    /// <summary>Per route: bytes held outside socket accounting, their peak, parked connections (tick-sampled).</summary>
+    public KernelQueueSampler Queue { get; } = new();
+
+    /// <summary>The process budget's use, peak, limit and budget parks (racy snapshot).</summary>
+    public KernelQueueStatus KernelQueue
     {
-        long max = 0;
-        foreach (var c in _byIndex)
+        get
         {
-            if (c is { IsFinished: false })
-            {
-                max = Math.Max(max, c.UnboundedQueueBytes());
-            }
+            var b = Budget;
+            var used = (long)Volatile.Read(ref b->Used);
+            return new KernelQueueStatus(Math.Max(used, 0), (long)Volatile.Read(ref b->Peak), (long)b->Limit, (long)Volatile.Read(ref b->Parks));
         }
-        return max;
     }
 
-    public ConnSlot* Slot(int slot) => _slots.Element<ConnSlot>(slot);
+    /// <summary>The process-wide budget of unaccounted kernel memory (bytes redirected, not yet in a send queue).</summary>
+    public Budget* Budget => _budget.Element<Budget>(0);
+
+    /// <summary>Sets this direction's share of the budget to <paramref name="backlog"/> (any thread; the verdict does the same).</summary>
+    public void Account(ConnSlot* slot, ulong backlog)
+    {
+        // The share is AcctK - AcctU; user space writes only AcctU (the verdict only AcctK), see account() in the BPF source.
+        var next = unchecked(Volatile.Read(ref slot->AcctK) - backlog);
+        var delta = unchecked(next - slot->AcctU);
+        if (delta != 0)
+        {
+            Volatile.Write(ref slot->AcctU, next);
+            Interlocked.Add(ref Budget->Used, unchecked(0 - delta));
+        }
+    }
+
+    /// <summary>This direction's current share of the budget.</summary>
+    public static ulong Share(ConnSlot* slot) => unchecked(Volatile.Read(ref slot->AcctK) - Volatile.Read(ref slot->AcctU));
 
     /// <summary>Takes a free connection index (slots 2i and 2i+1); false when the maps are full.</summary>
     public bool TryAllocate(out int index)
@@ -163,7 +187,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     public void Abort(SockmapConnection connection)
         => Schedule(static c => ((SockmapConnection)c!).Finish(CloseReason.Aborted, resetBoth: true), connection);
 
-    public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLET, side);
+    public ulong Watch(SafeHandle socket, IEventLoopHandler side) => Register(socket, EPOLLRDHUP | EPOLLIN | EPOLLOUT | EPOLLET, side);
 
     public void Unwatch(SafeHandle socket, ulong token) => Unregister(socket, token);
 
@@ -214,6 +238,18 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
         }
         _active.RemoveAll(Forget);
         TickInterval = hot ? HotTickMs : IdleTickMs;
+        Queue.Sample(_active, now);
+        var budget = Budget;
+        if (budget->Limit != 0 && Volatile.Read(ref budget->Used) >= budget->Limit / 2 && now >= _nextRefresh)
+        {
+            // Under pressure, a direction whose verdict no longer runs (its source paused) would keep the share it
+            // had at its last run: measure them, so the budget holds what is really queued.
+            _nextRefresh = now + BudgetRefreshMs;
+            foreach (var c in _active)
+            {
+                c.RefreshAccounting();
+            }
+        }
     }
 
     protected override void OnStopped() => AbortAll();
@@ -252,6 +288,7 @@ internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
     {
         Stop(TimeSpan.FromSeconds(5));
         _slots.Dispose();
+        _budget.Dispose();
         _object.Dispose();
     }
 }
