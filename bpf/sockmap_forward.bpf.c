@@ -3,9 +3,9 @@
  * sk_skb stream verdict for TCP passthrough: every skb received on a socket in `sock_ops_map`
  * is redirected (egress) to the peer socket recorded in `conns`, looked up in `redirect_map`.
  *
- * Two maps, because of insertion order (KERNEL-NOTES 11): user space puts both sockets in the
- * program-less `redirect_map` first and only then in `sock_ops_map`, so a verdict never runs
- * before its redirect target exists.
+ * Two maps, because of insertion order (docs/design.md, "Sockmap: insertion order"): user space
+ * puts both sockets in the program-less `redirect_map` first and only then in `sock_ops_map`, so a
+ * verdict never runs before its redirect target exists.
  *
  * Built twice (build/Bpf.targets): sockmap_forward.bpf.o has `forward_verdict`; with
  * -DBPFSTEER_REDIRECT_CPU, sockmap_forward_cpu.bpf.o adds `forward_verdict_cpu`, which calls the
@@ -202,10 +202,10 @@ static __always_inline int forward(struct __sk_buff *skb, bool steer)
 
 	__sync_fetch_and_add(&slot->verdicts, 1);
 	/*
-	 * A zero-length skb is the FIN (KERNEL-NOTES 13). Redirected, the peer's backlog "sends" 0 bytes, takes it
-	 * as a hard error (EPIPE) and clears the peer psock's TX state: from then on every skb the peer's own
-	 * verdict parks (SK_PASS) is dropped or stranded. The FIN carries no byte and user space propagates it
-	 * with shutdown() (KERNEL-NOTES 2), so drop it here.
+	 * A zero-length skb is the FIN (docs/design.md, "Sockmap: FIN and EPIPE"). Redirected, the peer's
+	 * backlog "sends" 0 bytes, takes it as a hard error (EPIPE) and clears the peer psock's TX state: from
+	 * then on every skb the peer's own verdict parks (SK_PASS) is dropped or stranded. The FIN carries no
+	 * byte and user space propagates it with shutdown() ("Sockmap: half-close barrier"), so drop it here.
 	 */
 	if (len == 0)
 		return SK_DROP;

@@ -9,7 +9,8 @@
 
 /*
  * Per socket in the map, keyed by the socket's own cookie; written once by user space before the socket
- * enters any map, deleted by user space when it leaves (close() does not delete HASH entries, KERNEL-NOTES 10).
+ * enters any map, deleted by user space when it leaves: close() does not delete HASH entries
+ * (docs/design.md, "Sockmap: leaving the maps").
  */
 struct conn_state {
 	__u64 peer_cookie;   /* cookie of the socket this one's bytes are redirected to */
@@ -24,14 +25,16 @@ struct conn_state {
  * counters and writes its fields with plain atomic memory operations: no syscall, and no whole-value
  * update that would overwrite the program's concurrent increments.
  *
- * Bounded queue (KERNEL-NOTES 14): `redirected - written` is what sits in the peer's psock backlog, memory
- * the kernel does not charge or bound. `written` is measured by the verdict itself from the peer's tcp_sock
- * (bytes_acked + write_seq - snd_una, the same sum user space gets from TCP_INFO + SIOCOUTQ), minus the base
- * at pairing and the bytes user space wrote itself (`consumed`), so the bound never waits for user space. When it reaches `high_mark` the verdict parks: it returns SK_PASS, so
- * skbs queue on the source socket itself (charged to it; TCP flow control shrinks the window). User space
- * waits until the peer has taken every redirected byte, reads the parked bytes, writes them to the peer and
- * counts them in `consumed`. The verdict resumes redirecting only when consumed == passed, so no redirected
- * byte can overtake a parked one.
+ * Bounded queue (docs/design.md, "Sockmap: back-pressure and the queue bound"): `redirected - written` is
+ * what sits in the peer's psock backlog, memory the kernel does not charge or bound. `written` is measured by
+ * the verdict itself from the peer's tcp_sock (bytes_acked + write_seq - snd_una, the same sum user space gets
+ * from TCP_INFO + SIOCOUTQ), minus the base at pairing and the bytes user space wrote itself (`consumed`), so
+ * the bound never waits for user space. When the backlog reaches `high_mark` (or the peer's send buffer or the
+ * process budget has no room, see forward()) the verdict parks: it returns SK_PASS, so skbs queue on the
+ * source socket itself (charged to it; TCP flow control shrinks the window). User space waits until the peer
+ * has taken every redirected byte, reads the parked bytes, writes them to the peer and counts them in
+ * `consumed`. The verdict resumes redirecting only when consumed == passed, so no redirected byte can overtake
+ * a parked one.
  */
 struct conn_slot {
 	__u64 redirected;    /* K: bytes redirected to the peer */

@@ -4,7 +4,8 @@ namespace Yarp.SockmapForwarder;
 /// Receive Flow Steering for sockmap routes that set <c>Cpu</c>: each connection's two proxy sockets record their flows
 /// from a thread pinned to the route's CPU, so the kernel receives the client's and the backend's packets — and runs
 /// the verdict and most of the forwarding work — there instead of on the sender's CPU. Measured to pay only when the
-/// route's CPU is free of the clients and backends and the proxy runs there (data path README, "CPU affinity").
+/// route's CPU is free of the clients and backends and the proxy runs there
+/// (docs/design.md, "CPU affinity: RFS steering").
 /// </summary>
 public sealed class SockmapSteeringOptions
 {

@@ -30,7 +30,8 @@ public class ErrnoMapTests
     [Fact]
     public void InsertSocket_PeerAlreadyClosed_ThrowsPlatformNotSupported()
     {
-        // KERNEL-NOTES 12: only ESTABLISHED sockets enter a sockmap; CLOSE_WAIT gives EOPNOTSUPP.
+        // Only ESTABLISHED sockets enter a sockmap; CLOSE_WAIT gives EOPNOTSUPP
+        // (docs/design.md, "Sockmap: only established sockets enter").
         var map = BpfMap.Create(Libbpf.BPF_MAP_TYPE_SOCKHASH, "errno_test", sizeof(ulong), sizeof(ulong), 4);
         using var fd = map.Fd;
         using var pair = LoopbackPair.Create();

@@ -75,7 +75,7 @@ public class NativeSocketTests
     {
         using var pair = LoopbackPair.Create();
         // The handshake itself counts (the SYN's sequence number is acknowledged), so compare against a baseline,
-        // as the forwarder does when it pairs sockets (KERNEL-NOTES 3).
+        // as the forwarder does when it pairs sockets (docs/design.md, "Sockmap: half-close barrier").
         NativeSocket.TryGetTcpInfo(pair.Client.SafeHandle, out var before).ThrowOnError("TCP_INFO");
         NativeSocket.TryGetTcpInfo(pair.Accepted.SafeHandle, out var serverBefore).ThrowOnError("TCP_INFO");
         pair.Client.Send(new byte[4096]);

@@ -61,7 +61,7 @@ public sealed class SockmapObjectTests : IDisposable
         var pb = NativeSocket.GetCookie(backend.Client.SafeHandle);
         conns.Update(pc, new ConnState { PeerCookie = pb, Slot = 0, Route = 3, Direction = 0, Cpu = uint.MaxValue });
         conns.Update(pb, new ConnState { PeerCookie = pc, Slot = 1, Route = 3, Direction = 1, Cpu = uint.MaxValue });
-        // Two-map order (KERNEL-NOTES 11): redirect targets first, then the program map.
+        // Two-map order (docs/design.md, "Sockmap: insertion order"): redirect targets first, then the program map.
         redirectMap.TryInsertSocket(pc, client.Accepted.SafeHandle).ThrowOnError("redirect pc");
         redirectMap.TryInsertSocket(pb, backend.Client.SafeHandle).ThrowOnError("redirect pb");
         programMap.TryInsertSocket(pc, client.Accepted.SafeHandle).ThrowOnError("prog pc");
@@ -90,7 +90,7 @@ public sealed class SockmapObjectTests : IDisposable
         }
         Assert.Equal(0, programMap.Count<ulong>() + redirectMap.Count<ulong>() + conns.Count<ulong>());
 
-        // KERNEL-NOTES 8: out of the map, the socket is plain again.
+        // Out of the map, the socket is plain again (docs/design.md, "Sockmap: leaving the maps").
         client.Client.Send("plain"u8.ToArray());
         Assert.Equal("plain"u8.ToArray(), ReceiveExactly(client.Accepted, 5));
     }

@@ -31,7 +31,7 @@ public class TcpRouteDataPathTests(Xunit.Abstractions.ITestOutputHelper output)
         var route = proxy.Status.Routes.Single();
         Assert.Equal(TcpForwarderMode.Sockmap, route.Mode);
         Assert.True(route.VerdictRunsPerCpu.Sum() > 0, "no verdict runs counted");
-        Assert.StartsWith("none: disabled", route.Steering); // RFS steering is opt-in (DataPath/README.md)
+        Assert.StartsWith("none: disabled", route.Steering); // RFS steering is opt-in (docs/design.md, "CPU affinity: RFS steering")
         var verdicts = metrics.All().Where(kv => kv.Key.StartsWith("yarp.sockmap.verdict_runs,", StringComparison.Ordinal)).Sum(kv => kv.Value);
         Assert.Equal(route.VerdictRunsPerCpu.Sum(), verdicts);
         Assert.Equal(1, metrics.Read("yarp.sockmap.tcp.forwarded", "path=Sockmap,route=r"));

@@ -3,13 +3,14 @@ using Yarp.SockmapForwarder.DataPath.Sockmap;
 namespace Yarp.SockmapForwarder.DataPath;
 
 /// <summary>
-/// The Auto-mode placement rule (KERNEL-NOTES 1): sockmap only pays when its work is spread. The verdict and the
-/// backlog send run on the CPU that received each direction's packets; when client, backend and proxy share one
-/// CPU, sockmap fell to 0.34× direct while a user-space proxy kept 0.59×. So, per route: every second, the
-/// per-CPU verdict runs of both directions since the last look are compared; when at least 90% of each
-/// direction's runs were on the same single CPU (and there were enough runs to judge), new connections of the
-/// route use the user-space path for <see cref="SockmapForwarderOptions.PlacementHold"/>, after which sockmap is
-/// tried again and re-measured. A machine (or cgroup) with one usable CPU never uses sockmap in Auto mode.
+/// The Auto-mode placement rule (docs/design.md, "CPU affinity: the placement rule"): sockmap only pays when its
+/// work is spread. The verdict and the backlog send run on the CPU that received each direction's packets; when
+/// client, backend and proxy share one CPU, unbounded sockmap fell to 0.34× direct while a user-space proxy kept
+/// 0.59× (design-time measurement). So, per route: every second, the per-CPU verdict runs of both directions since
+/// the last look are compared; when at least 90% of each direction's runs were on the same single CPU (and there
+/// were enough runs to judge), new connections of the route use the user-space path for
+/// <see cref="SockmapForwarderOptions.PlacementHold"/>, after which sockmap is tried again and re-measured. A
+/// machine (or cgroup) with one usable CPU never uses sockmap in Auto mode.
 /// </summary>
 internal sealed class PlacementMonitor
 {
@@ -44,7 +45,7 @@ internal sealed class PlacementMonitor
     {
         if (Environment.ProcessorCount < 2)
         {
-            return "placement: one usable CPU, where sockmap's backlog work competes with both peers (KERNEL-NOTES 1)";
+            return "placement: one usable CPU, where sockmap's backlog work competes with both peers";
         }
         lock (this)
         {
@@ -76,7 +77,8 @@ internal sealed class PlacementMonitor
         if (runs0 >= MinRuns && runs1 >= MinRuns && cpu0 == cpu1 && share0 >= SameCpuShare && share1 >= SameCpuShare && cpu0 != SteeredCpu)
         {
             _reason = $"placement: {share0:P0} of client→backend and {share1:P0} of backend→client verdict runs were on CPU {cpu0}; " +
-                "sockmap is slower than user space when both directions share one CPU (KERNEL-NOTES 1)";
+                "sockmap is slower than user space when both directions share one CPU, because the kernel's forwarding " +
+                "work then competes with both peers there";
             Volatile.Write(ref _userSpaceUntil, now + (long)_hold.TotalMilliseconds);
         }
     }

@@ -24,7 +24,8 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
             preamble: "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"u8.ToArray(), buffered: "GET "u8.ToArray()).DefaultTimeout();
         var more = RandomNumberGenerator.GetBytes(3000);
         await ProxiedConnection.SendAllAsync(c.User, more).DefaultTimeout();
-        // A FIN before pairing sends the connection to user space (KERNEL-NOTES 12); here we want the paired case.
+        // A FIN before pairing sends the connection to user space: a socket in CLOSE_WAIT cannot enter a sockmap
+        // (docs/design.md, "Sockmap: only established sockets enter"). Here we want the paired case.
         await WaitPairedAsync(mode);
         c.User.Shutdown(SocketShutdown.Send);
         var got = await ProxiedConnection.ReadToEndAsync(c.Backend).DefaultTimeout();
@@ -64,7 +65,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
             beforeForwarding: async (user, _) =>
             {
                 await ProxiedConnection.SendAllAsync(user, request);
-                user.Shutdown(SocketShutdown.Send); // CLOSE_WAIT: cannot enter a sockmap (KERNEL-NOTES 12)
+                user.Shutdown(SocketShutdown.Send); // the proxy's socket is in CLOSE_WAIT: it cannot enter a sockmap
                 await Task.Delay(20);
             }).DefaultTimeout();
         Assert.Equal(request, await ProxiedConnection.ReadToEndAsync(c.Backend).DefaultTimeout());
@@ -96,7 +97,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         var (hash, length) = await readUp.DefaultTimeout();
         Assert.Equal(up.Length, length);
         Assert.Equal(SHA256.HashData(up), hash);
-        // KERNEL-NOTES 4: after the half-close the other direction keeps flowing.
+        // After the half-close the other direction keeps flowing (docs/design.md, "Sockmap: half-close barrier").
         var tail = RandomNumberGenerator.GetBytes(4 << 20);
         var readDown = ProxiedConnection.HashToEndAsync(c.User);
         await ProxiedConnection.SendAllAsync(c.Backend, tail).DefaultTimeout();

@@ -16,8 +16,9 @@ public sealed class LargeTransferTests(ForwarderFixture fixture, ITestOutputHelp
     [InlineData(TcpForwarderMode.UserSpace, 256)]
     public async Task Forward_LargeBothWaysAtOnce_ByteExactByHash(TcpForwarderMode mode, int mebibytes)
     {
-        // Both paths with the default queue bound (4 MiB): on sockmap a bulk stream parks most of its bytes, the small
-        // receive windows make the senders retransmit, and the verdict must cut retransmitted heads (DataPath/README.md).
+        // Both paths with a 4 MiB queue bound: on sockmap a bulk stream parks most of its bytes, the small receive
+        // windows make the senders retransmit, and the verdict must cut retransmitted heads (docs/design.md,
+        // "Sockmap: overlapping retransmissions").
         await using var c = await ProxiedConnection.StartAsync(fixture.Forwarder, mode, maxQueued: 4L << 20, route: 6).DefaultTimeout();
         var size = (long)mebibytes << 20;
         var clock = Stopwatch.StartNew();

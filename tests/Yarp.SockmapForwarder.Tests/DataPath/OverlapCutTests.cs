@@ -6,10 +6,11 @@ using Yarp.SockmapForwarder.DataPath;
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
 /// <summary>
-/// The kernel's tcp_read_skb hands the verdict whole skbs even when their head was already read (KERNEL-NOTES 7: a
-/// partial read before insertion duplicated the read bytes) or already received (an overlapping retransmission). The
-/// verdict cuts everything before the source's next unseen sequence number (cut_seen_head). A partial read before
-/// pairing is the deterministic way to put such an skb in front of the verdict.
+/// The kernel's tcp_read_skb hands the verdict whole skbs even when their head was already read (docs/design.md,
+/// "Sockmap: reading before insertion": a partial read before insertion duplicated the read bytes) or already received
+/// ("Sockmap: overlapping retransmissions"). The verdict cuts everything before the source's next unseen sequence
+/// number (cut_seen_head). A partial read before pairing is the deterministic way to put such an skb in front of the
+/// verdict.
 /// </summary>
 [Collection(DataPathCollection.Name)]
 public sealed class OverlapCutTests(ForwarderFixture fixture)

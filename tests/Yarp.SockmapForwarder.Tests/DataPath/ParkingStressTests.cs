@@ -7,12 +7,12 @@ using Yarp.SockmapForwarder.DataPath;
 namespace Yarp.SockmapForwarder.Tests.DataPath;
 
 /// <summary>
-/// Sustained parking both ways at once (DataPath/README.md, "Bounded memory"): the receivers are slower than the
-/// senders, so the verdict parks most bytes, the small receive windows close and the senders retransmit. A
-/// retransmission that overlaps bytes already received used to be forwarded whole by the kernel's tcp_read_skb
-/// (one 65,483-byte skb twice in about 1 of 18 runs); the verdict now cuts the seen head off. Streams are
-/// self-describing (every 8-byte word is its own offset), so a failure names where and what arrived.
-/// Benchmarks' "park-stress" runs the same loop for hundreds of runs.
+/// Sustained parking both ways at once (docs/design.md, "Sockmap: back-pressure and the queue bound" and
+/// "Sockmap: overlapping retransmissions"): the receivers are slower than the senders, so the verdict parks most bytes,
+/// the small receive windows close and the senders retransmit. A retransmission that overlaps bytes already received
+/// used to be forwarded whole by the kernel's tcp_read_skb (one 65,483-byte skb twice in about 1 of 18 runs); the
+/// verdict now cuts the seen head off. Streams are self-describing (every 8-byte word is its own offset), so a failure
+/// names where and what arrived. Benchmarks' "park-stress" runs the same loop for hundreds of runs.
 /// </summary>
 [Collection(DataPathCollection.Name)]
 public sealed class ParkingStressTests(ForwarderFixture fixture, ITestOutputHelper output)

@@ -41,7 +41,8 @@ public sealed class ScaleTests(ForwarderFixture fixture)
         }
         else
         {
-            // A connection whose peer finished before pairing legitimately falls back (KERNEL-NOTES 12).
+            // A connection whose peer finished before pairing legitimately falls back: a socket in CLOSE_WAIT cannot
+            // enter a sockmap (docs/design.md, "Sockmap: only established sockets enter").
             Assert.True(paths.Count(p => p == DataPathKind.Sockmap) >= 150, $"{paths.Count(p => p == DataPathKind.Sockmap)} of 200 on sockmap");
         }
         AssertMapsEmpty();
@@ -69,7 +70,8 @@ public sealed class ScaleTests(ForwarderFixture fixture)
                     Route = TestRoutes.Config("churn", TcpForwarderMode.Sockmap, TimeSpan.FromSeconds(30), 4 << 20), RouteIndex = 4,
                     ClientSocket = pc, Backend = pb,
                 }, CancellationToken.None);
-                // A 1 KiB request and its reply, then both close: the short-connection pattern of KERNEL-NOTES 10.
+                // A 1 KiB request and its reply, then both close: the short-connection pattern that must leave no map
+                // entry behind (docs/design.md, "Sockmap: leaving the maps").
                 var request = new byte[1024];
                 request[0] = (byte)i;
                 await user.SendAsync(request, SocketFlags.None);

@@ -184,14 +184,17 @@ internal sealed unsafe partial class SockmapConnection
             }
             if (r.Errno == Errno.EPIPE)
             {
-                return false; // one-shot sk_err left by a FIN through the backlog (KERNEL-NOTES 13): read again next time
+                // One-shot sk_err left by a FIN through the peer's backlog, not a reset: read again next time
+                // (docs/design.md, "Sockmap: FIN and EPIPE").
+                return false;
             }
             ResetFrom(d);
             return false;
         }
         if (r.Value == 0)
         {
-            // recv took the socket lock: every byte of the source has been through the verdict (KERNEL-NOTES 3).
+            // recv took the socket lock: every byte of the source has been through the verdict (docs/design.md,
+            // "Sockmap: half-close barrier").
             // But parked skbs can still wait in the psock queue behind bytes redirected *to* this socket: recv
             // reports end of stream before they reach it. It is the end only once every parked byte was read.
             if (Volatile.Read(ref Slot(d)->Passed) != Volatile.Read(ref Slot(d)->Consumed))
@@ -244,7 +247,10 @@ internal sealed unsafe partial class SockmapConnection
     private void ResetFrom(int side)
         => Finish(side == 0 ? CloseReason.ClientReset : CloseReason.BackendReset, resetBoth: true);
 
-    /// <summary>Both sockets leave the maps, their conns entries are deleted (KERNEL-NOTES 10), both are closed.</summary>
+    /// <summary>
+    /// Both sockets leave the maps, their conns entries are deleted (close() does not delete them: docs/design.md,
+    /// "Sockmap: leaving the maps"), both are closed.
+    /// </summary>
     public void Finish(CloseReason reason, bool resetBoth)
     {
         if (IsFinished)

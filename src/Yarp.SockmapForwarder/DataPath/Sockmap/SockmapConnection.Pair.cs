@@ -25,13 +25,16 @@ internal sealed unsafe partial class SockmapConnection
     public (long ClientToBackend, long BackendToClient) EarlyBytes => (_dirs[0].Early, _dirs[1].Early);
 
     /// <summary>
-    /// Early data both ways, then the two-map insertion (KERNEL-NOTES 6, 7, 11, 12). KERNEL-NOTES 7 allows two
-    /// orders: drain each receive queue to EAGAIN before insertion, or read nothing. Draining chases a client that
+    /// Early data both ways, then the two-map insertion (docs/design.md: "Sockmap: early data before insertion",
+    /// "Sockmap: reading before insertion", "Sockmap: insertion order", "Sockmap: only established sockets enter").
+    /// Before insertion a socket is read not at all or completely: the verdict gets whole skbs, so the part already
+    /// read of a partly read one would be forwarded again (unless the verdict cuts it). Draining chases a client that
     /// keeps sending (measured: 126 of 200 concurrent uploads reached end of stream while still being drained,
     /// which forces the user-space path), so nothing is read: the preamble and the buffered client bytes are
     /// written to the backend first (send() returning means they are in its send queue, ahead of anything the
     /// verdict will redirect), both sockets enter the program-less redirect map, then the program map, and one
-    /// recv(MSG_DONTWAIT) on each runs the verdict over whatever queued up before (KERNEL-NOTES 6).
+    /// recv(MSG_DONTWAIT) on each runs the verdict over whatever queued up before, which the kernel would otherwise
+    /// leave queued until the sender sends again.
     /// </summary>
     public PairOutcome TryPair(out string detail)
     {
@@ -82,7 +85,8 @@ internal sealed unsafe partial class SockmapConnection
                 return PairOutcome.FallBack;
             }
         }
-        // KERNEL-NOTES 11: both into the program-less target map first, then the program map.
+        // Both into the program-less target map first, then the program map, so no verdict runs before its redirect
+        // target is in a map (docs/design.md, "Sockmap: insertion order").
         for (var side = 0; side < 2; side++)
         {
             var r = _engine.RedirectMap.TryInsertSocket(_cookies[side], _sockets[side].SafeHandle);
@@ -112,7 +116,10 @@ internal sealed unsafe partial class SockmapConnection
         return PairOutcome.Paired;
     }
 
-    /// <summary>KERNEL-NOTES 6: one recv(MSG_DONTWAIT) runs the verdict over bytes queued before insertion.</summary>
+    /// <summary>
+    /// One recv(MSG_DONTWAIT) runs the verdict over bytes queued before insertion, which would otherwise wait for the
+    /// sender's next bytes (docs/design.md, "Sockmap: early data before insertion").
+    /// </summary>
     private void Trigger(int side)
     {
         var dir = _dirs[side];

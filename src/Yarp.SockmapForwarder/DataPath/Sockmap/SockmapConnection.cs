@@ -157,7 +157,8 @@ internal sealed unsafe partial class SockmapConnection
         if ((events & EPOLLERR) != 0)
         {
             var error = SocketIo.TakeError(_sockets[side]);
-            // EPIPE after a FIN went through the peer's backlog is not an error (KERNEL-NOTES 5, 13).
+            // Only a reset is an error; EPIPE after a FIN went through the peer's backlog is not (docs/design.md,
+            // "Sockmap: resets" and "Sockmap: FIN and EPIPE").
             if (SocketIo.IsReset(error))
             {
                 ResetFrom(side);
@@ -355,8 +356,9 @@ internal sealed unsafe partial class SockmapConnection
     private const int MaxPollMs = 64;
 
     /// <summary>
-    /// Rule 3: after recv(source) == 0, shut the destination down for writing only once every redirected byte has
-    /// reached its send queue. Returns true while still waiting.
+    /// The half-close barrier (docs/design.md, "Sockmap: half-close barrier"): after recv(source) == 0, shut the
+    /// destination down for writing only once every redirected byte has reached its send queue. Returns true while
+    /// still waiting.
     /// </summary>
     private bool TryPropagateEof(int d)
     {

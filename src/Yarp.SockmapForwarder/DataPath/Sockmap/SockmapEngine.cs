@@ -9,9 +9,11 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 
 /// <summary>
 /// The in-kernel path: one loaded BPF object (bpf/sockmap_forward.bpf.c), its maps, and ONE <see cref="EventLoop"/>
-/// that watches every sockmap connection for RDHUP/HUP/ERR only (KERNEL-NOTES 9) and runs the per-connection ticks
-/// (half-close barrier, parked bytes, idle timeout): every 1 ms while a connection waits for one, else every 10 ms. Sockets enter the maps in <see cref="SockmapConnection.TryPair"/>
-/// and leave them in <see cref="SockmapConnection.Finish"/>.
+/// that watches every sockmap connection, edge-triggered, for end of stream, errors, parked bytes (EPOLLIN; redirected
+/// bytes do not make a socket readable) and room on a destination (EPOLLOUT), see docs/design.md,
+/// "Sockmap: watching sockets with epoll". It also runs the per-connection ticks (half-close barrier, parked bytes,
+/// idle timeout): every 1 ms while a connection waits for one, else every 10 ms. Sockets enter the maps in
+/// <see cref="SockmapConnection.TryPair"/> and leave them in <see cref="SockmapConnection.Finish"/>.
 /// </summary>
 internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
 {

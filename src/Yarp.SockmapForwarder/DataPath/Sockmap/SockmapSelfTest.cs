@@ -5,10 +5,11 @@ using System.Security.Cryptography;
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 
 /// <summary>
-/// The start-up self-test that gates the sockmap path: real loopback connections through the engine, checking the
-/// semantics the forwarder relies on (KERNEL-NOTES 3, 6, 7, 11, 13, 14): early data both ways with a preamble,
-/// 1 MiB each way byte-exact, half-close in each direction with the tail after it, and a stalled reader making the
-/// verdict park and resume without losing or reordering a byte. Uses the reserved route index <see cref="RouteIndexes.SelfTest"/>.
+/// The start-up self-test that gates the sockmap path (docs/design.md, "Sockmap: start-up self-test"): real loopback
+/// connections through the engine, checking the semantics the forwarder relies on: early data both ways with a
+/// preamble, 1 MiB each way byte-exact, half-close in each direction with the tail after it, and a stalled reader
+/// making the verdict park and resume without losing or reordering a byte. Uses the reserved route index
+/// <see cref="RouteIndexes.SelfTest"/>.
 /// </summary>
 internal static class SockmapSelfTest
 {
@@ -79,7 +80,7 @@ internal static class SockmapSelfTest
         var readDown = Task.Run(() => ReadToEnd(user));
         var gotUp = readUp.WaitAsync(Timeout).GetAwaiter().GetResult();
         backend.Send(down);
-        backend.Send(tail); // after the client's half-close: the other direction still flows (KERNEL-NOTES 4)
+        backend.Send(tail); // after the client's half-close the other direction still flows
         backend.Shutdown(SocketShutdown.Send);
         var gotDown = readDown.WaitAsync(Timeout).GetAwaiter().GetResult();
         sendUp.WaitAsync(Timeout).GetAwaiter().GetResult();
