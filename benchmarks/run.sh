@@ -3,6 +3,7 @@
 #   1. builds Release and installs the peers (wrk, h2load, iperf3, HAProxy, nginx stream, redis, python3-matplotlib);
 #   2. runs benchmarks/transport/run.sh and benchmarks/forwarder/run.sh with the same mode flag (each writes its JSON
 #      to benchmarks/results/raw/), then benchmarks/scaling/run.sh (1 -> 1,000 connections through both) and
+#      benchmarks/httpproxy/run.sh (YARP on both transports, nginx proxy_pass, HAProxy mode http);
 #      benchmarks/connrate/run.sh (a connection per exchange through TCP routes vs HAProxy and nginx; redis-benchmark, pgbench);
 #   3. merges every JSON into benchmarks/results/RESULTS.md (ratios vs the same-run peer, median [min-max], goal met
 #      or NOT met) and PNG charts in benchmarks/results/charts/.
@@ -13,8 +14,8 @@ cd "$(dirname "$0")/.."
 
 case "${1:---quick}" in
   # Budgets are a safety net against a hung suite, not the target: on a quiet machine quick mode ends well inside them.
-  --quick) mode=--quick; budgets=(transport:130 forwarder:130 scaling:90 connrate:150) ;;
-  --full)  mode=--full;  budgets=(transport:1200 forwarder:1500 scaling:1200 connrate:900) ;;
+  --quick) mode=--quick; budgets=(transport:130 forwarder:130 scaling:90 httpproxy:150 connrate:150) ;;
+  --full)  mode=--full;  budgets=(transport:1200 forwarder:1500 scaling:1200 httpproxy:900 connrate:900) ;;
   *) echo "usage: $0 [--quick|--full]" >&2; exit 2 ;;
 esac
 
@@ -60,6 +61,7 @@ for entry in "${budgets[@]}"; do
   # Quick mode shortens the transport suite's wrk runs through its documented knob so every suite fits in 5 minutes.
   env_knobs=()
   [[ $mode == --quick && $suite == transport ]] && env_knobs=(DURATION="${DURATION:-1s}")
+  [[ $mode == --quick && $suite == httpproxy ]] && env_knobs=(DURATION=1)
   env "${env_knobs[@]}" timeout --kill-after=10 "$budget" bash "$script" "$mode" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   took=$(( $(date +%s) - t0 ))

@@ -76,13 +76,14 @@ def adapt_transport(doc):
         base = variants.get("sockets")
         if not base:
             continue
+        t = doc.get("targetsByEndpoint", {}).get(endpoint, targets)  # e.g. h2c has its own goals
         for variant, e in variants.items():
             if variant == "sockets":
                 continue
             for metric, key, unit, higher, goal in (
-                    ("requests/s", "rps", "req/s", True, {"minRatio": targets["rps_ratio_min"]} if "rps_ratio_min" in targets else None),
+                    ("requests/s", "rps", "req/s", True, {"minRatio": t["rps_ratio_min"]} if "rps_ratio_min" in t else None),
                     ("p50 latency", "p50_ms", "ms", False, None),
-                    ("p99 latency", "p99_ms", "ms", False, {"maxRatio": targets["p99_ratio_max"]} if "p99_ratio_max" in targets else None),
+                    ("p99 latency", "p99_ms", "ms", False, {"maxRatio": t["p99_ratio_max"]} if "p99_ratio_max" in t else None),
                     ("server CPU per request", "cpu_us_per_req", "µs", False, None)):
                 if key not in e or key not in base:  # older raw files: no p50, CPU or h2c percentiles
                     continue

@@ -5,14 +5,15 @@
 #
 # For each repetition (>= 3) and endpoint (/plaintext, /json) the variants run back to back, interleaved:
 #   sockets              Kestrel's Sockets transport (the peer every ratio is taken against)
-#   bpfsteer-inline      BpfSteer, ApplicationScheduling=Inline (request processing on the accepting worker)
+#   bpfsteer-inline      BpfSteer, ApplicationScheduling=Inline (request processing on the accepting worker; the default)
 #   bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
 #   bpfsteer-ebpf        BpfSteer, Inline, eBPF selector instead of the default cBPF one
 # CPU placement (2-core VM): server process and wrk both confined to CPUs $CPUS with taskset; BpfSteer runs one
 # pinned worker per CPU; wrk -t2 so both CPUs originate connections (on loopback the SYN is received on the client's
 # CPU, which is what the cBPF selector steers by). Written into the results.
 # Then two more scenarios, also >= 3 repetitions:
-#   h2c       h2load -n $H2_REQUESTS -c 16 -m 10 (prior knowledge) on /plaintext, sockets vs bpfsteer-inline; the app
+#   h2c       h2load -n $H2_REQUESTS -c 16 -m 10 (prior knowledge) on /plaintext, sockets vs bpfsteer-inline and
+#             bpfsteer-threadpool; the app
 #             runs with --protocols Http2 (Kestrel's Http1AndHttp2 does not take h2c prior knowledge on plaintext);
 #             p50/p99 from h2load's per-request --log-file.
 #   locality  bpfsteer-inline with Selector=Cbpf and Selector=None: after a wrk run on /plaintext, the transport's own
@@ -33,7 +34,7 @@ PORT=${PORT:-5099}
 VARIANTS=(${VARIANTS:-sockets bpfsteer-inline bpfsteer-threadpool bpfsteer-ebpf})
 ENDPOINTS=(plaintext json)
 if ((quick)); then H2_REQUESTS=${H2_REQUESTS:-20000}; else H2_REQUESTS=${H2_REQUESTS:-200000}; fi
-H2_VARIANTS=(${H2_VARIANTS:-sockets bpfsteer-inline})
+H2_VARIANTS=(${H2_VARIANTS:-sockets bpfsteer-inline bpfsteer-threadpool})
 
 for tool in wrk h2load taskset curl python3; do
   command -v "$tool" >/dev/null || { echo "$tool is required (bash eng/install-prereqs.sh)" >&2; exit 1; }

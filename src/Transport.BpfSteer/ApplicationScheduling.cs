@@ -9,8 +9,8 @@ public enum ApplicationScheduling
     ThreadPool,
 
     /// <summary>
-    /// On the worker thread that owns the connection, so request processing stays on the CPU that received it.
-    /// Application code must never block: a blocked handler stalls every connection of that worker.
+    /// On the worker thread that owns the connection, so request processing stays on the CPU that received it (the
+    /// default). Application code must never block: a blocked handler stalls every connection of that worker.
     /// </summary>
     Inline,
 }

@@ -37,4 +37,31 @@ public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingC
 
     /// <summary>Episodes of resource exhaustion (a run of failed accepts ended by a successful one counts once).</summary>
     public long AcceptPauses { get; init; }
+
+    /// <summary>
+    /// Times the worker was found stuck for a second or more in one callback — with ApplicationScheduling.Inline, most
+    /// likely application code that blocks the thread (each episode is also logged, event 29 WorkerBlocked).
+    /// </summary>
+    public long BlockedEpisodes { get; init; }
+
+    /// <summary>
+    /// Upstream socket reads and writes done for requests of this worker's connections (YARP's HTTP clients, with the
+    /// YARP extension's per-worker pools on or off).
+    /// </summary>
+    public long UpstreamOperations { get; init; }
+
+    /// <summary>
+    /// Those of <see cref="UpstreamOperations"/> that ran on this worker's CPU. With per-worker pools every call runs on
+    /// the worker that owns the connection, so the share is 1 unless a request borrowed another worker's pool.
+    /// </summary>
+    public long UpstreamOperationsOnWorkerCpu { get; init; }
+
+    /// <summary>Upstream connections this worker's pools opened since start.</summary>
+    public long UpstreamConnectionsOpened { get; init; }
+
+    /// <summary>Upstream connections in this worker's pools now.</summary>
+    public long UpstreamOpenConnections { get; init; }
+
+    /// <summary><see cref="UpstreamOperationsOnWorkerCpu"/> / <see cref="UpstreamOperations"/>, or null before any.</summary>
+    public double? UpstreamLocality => UpstreamOperations == 0 ? null : (double)UpstreamOperationsOnWorkerCpu / UpstreamOperations;
 }

@@ -1,3 +1,4 @@
+using BpfSteer;
 using BpfSteer.Interop;
 using BpfSteer.Transport;
 using BpfSteer.Transport.Internal;
@@ -32,6 +33,7 @@ public static class WebHostBuilderBpfSteerExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BpfSteerTransportOptions>, BpfSteerTransportOptionsValidator>());
             services.TryAddSingleton<BpfSteerTransportState>();
             services.TryAddSingleton<IBpfSteerTransportStatus>(sp => sp.GetRequiredService<BpfSteerTransportState>());
+            services.TryAddSingleton<IWorkerLoopProvider>(sp => sp.GetRequiredService<BpfSteerTransportState>());
 
             // Kestrel tries factories last-registered first and falls through on CanBind == false, so the Sockets
             // factory must be registered before ours for Unix sockets and file handles to keep working.

@@ -1,4 +1,6 @@
+using BpfSteer;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -9,6 +11,7 @@ using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.SockmapForwarder;
 using Yarp.SockmapForwarder.DataPath;
+using Yarp.SockmapForwarder.HttpUpstream;
 using Yarp.SockmapForwarder.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -45,6 +48,37 @@ public static class SockmapForwarderBuilderExtensions
         return AddCore(builder, _ => proxyConfiguration.GetSection(TcpRouteConfigKeys.Section));
     }
 
+    /// <summary>
+    /// On the BpfSteer transport, gives every cluster one upstream connection pool per worker, with its connections
+    /// opened, read and written on that worker's CPU, and sends each request through the pool of the worker serving its
+    /// downstream connection (options: <c>BpfSteer:HttpUpstream</c>, see <see cref="HttpUpstreamOptions"/>). Cluster
+    /// settings and a <see cref="ForwarderHttpClientFactory"/> customisation (e.g. <c>ConfigureHttpClient</c>) apply to
+    /// every pool. Off BpfSteer, YARP's clients are unchanged. <see cref="AddSockmapForwarder(IReverseProxyBuilder)"/>
+    /// calls it; call it yourself only for an app without TCP routes, after <c>ConfigureHttpClient</c> if used.
+    /// </summary>
+    public static IReverseProxyBuilder AddPerWorkerHttpUpstream(this IReverseProxyBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        if (services.Any(d => d.ServiceType == typeof(PerWorkerHttpUpstreamMarker)))
+        {
+            return builder;
+        }
+        services.AddSingleton<PerWorkerHttpUpstreamMarker>();
+        services.AddOptions<HttpUpstreamOptions>().BindConfiguration(HttpUpstreamOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, DownstreamWorkerStartupFilter>());
+        var existing = services.LastOrDefault(d => d.ServiceType == typeof(IForwarderHttpClientFactory));
+        if (existing is null)
+        {
+            return builder; // YARP not added (AddReverseProxy registers one)
+        }
+        services.Remove(existing);
+        services.Add(ServiceDescriptor.Singleton<IForwarderHttpClientFactory>(sp => new PerWorkerHttpClientFactory(
+            Resolve(sp, existing), sp.GetService<IWorkerLoopProvider>(),
+            sp.GetRequiredService<IOptions<HttpUpstreamOptions>>(), sp.GetRequiredService<ILogger<PerWorkerHttpClientFactory>>())));
+        return builder;
+    }
+
     private static IReverseProxyBuilder AddCore(IReverseProxyBuilder builder, Func<IServiceProvider, IConfiguration> section)
     {
         var services = builder.Services;
@@ -66,6 +100,7 @@ public static class SockmapForwarderBuilderExtensions
         services.TryAddSingleton<ISockmapForwarderStatus, SockmapForwarderStatus>();
         services.TryAddEnumerable(ServiceDescriptor.Transient<IConfigureOptions<KestrelServerOptions>, TcpRouteKestrelSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigChangeListener, TcpRouteConfigChangeListener>());
+        builder.AddPerWorkerHttpUpstream(); // before the TCP probe wrapper, which must stay outermost
         DecorateHttpClientFactory(services);
         return builder;
     }
@@ -85,12 +120,15 @@ public static class SockmapForwarderBuilderExtensions
 
     private sealed class TcpProbeFactoryMarker(ServiceDescriptor inner)
     {
-        public IForwarderHttpClientFactory Create(IServiceProvider sp)
-        {
-            var factory = inner.ImplementationInstance as IForwarderHttpClientFactory
-                ?? inner.ImplementationFactory?.Invoke(sp) as IForwarderHttpClientFactory
-                ?? (IForwarderHttpClientFactory)ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!);
-            return new TcpProbeHttpClientFactory(factory);
-        }
+        public IForwarderHttpClientFactory Create(IServiceProvider sp) => new TcpProbeHttpClientFactory(Resolve(sp, inner));
     }
+
+    /// <summary>The instance a replaced registration would have produced.</summary>
+    private static IForwarderHttpClientFactory Resolve(IServiceProvider sp, ServiceDescriptor descriptor)
+        => descriptor.ImplementationInstance as IForwarderHttpClientFactory
+            ?? descriptor.ImplementationFactory?.Invoke(sp) as IForwarderHttpClientFactory
+            ?? (IForwarderHttpClientFactory)ActivatorUtilities.CreateInstance(sp, descriptor.ImplementationType!);
+
+    /// <summary>Registered once by <see cref="AddPerWorkerHttpUpstream"/> so a second call changes nothing.</summary>
+    private sealed class PerWorkerHttpUpstreamMarker;
 }

@@ -35,13 +35,19 @@ public sealed class TestApp : IAsyncDisposable
 
     public IServiceProvider Services => App.Services;
 
+    /// <param name="logs">Also receives every log entry from Debug up (the default keeps Warning and above).</param>
     public static async Task<TestApp> StartAsync(TransportKind kind, Action<BpfSteerTransportOptions>? configure = null,
-        Action<KestrelServerOptions>? kestrel = null, string url = "http://127.0.0.1:0", Action<WebApplicationBuilder>? configureBuilder = null)
+        Action<KestrelServerOptions>? kestrel = null, string url = "http://127.0.0.1:0", Action<WebApplicationBuilder>? configureBuilder = null,
+        ILoggerProvider? logs = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         configureBuilder?.Invoke(builder);
         var errors = new ErrorLogCollector();
-        builder.Logging.ClearProviders().AddProvider(errors).SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.ClearProviders().AddProvider(errors).SetMinimumLevel(logs is null ? LogLevel.Warning : LogLevel.Debug);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
         if (kind == TransportKind.BpfSteer)
         {
             builder.WebHost.UseBpfSteeredTransport(o => configure?.Invoke(o));
@@ -109,6 +115,12 @@ public sealed class TestApp : IAsyncDisposable
                 total += n;
             }
             return Results.Text($"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}");
+        });
+        // Blocks the thread that runs it: on the worker with Inline scheduling (what the watchdog must notice).
+        app.MapGet("/block", (int ms) =>
+        {
+            Thread.Sleep(ms);
+            return Results.Text("unblocked");
         });
         app.MapGet("/delay", async (int ms, InFlight inFlight) =>
         {

@@ -10,13 +10,16 @@ namespace BpfSteer.Transport.Internal;
 // The features Kestrel's TransportConnection offers, plus BpfSteer's own (CPU facts, socket hand-off).
 internal sealed partial class BpfSteerConnection :
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IBpfSteerConnectionFeature
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IBpfSteerConnectionFeature, IWorkerLoopFeature
 {
+
     public override IFeatureCollection Features => _features ??= CreateFeatures();
 
     public int WorkerCpu => _worker.Cpu;
 
     public int IncomingCpu { get; }
+
+    IWorkerLoop IWorkerLoopFeature.Loop => _worker;
 
     public ulong SocketCookie { get; }
 
@@ -46,6 +49,7 @@ internal sealed partial class BpfSteerConnection :
         features.Set<IConnectionLifetimeFeature>(this);
         features.Set<IConnectionEndPointFeature>(this);
         features.Set<IBpfSteerConnectionFeature>(this);
+        features.Set<IWorkerLoopFeature>(this);
         features.Set<ISocketHandoffFeature>(new HandoffFeature(this));
         return features;
     }

@@ -8,6 +8,8 @@ internal sealed partial class BpfSteerConnection
     // Half a 4 KiB pool block, as Kestrel: enough to avoid tiny reads, small enough to fill blocks well.
     private const int MinAllocBufferSize = 2048;
 
+    private bool _protocolSniffed;
+
     private async Task DoReceive()
     {
         Exception? error = null;
@@ -81,6 +83,15 @@ internal sealed partial class BpfSteerConnection
                 // A short read drained the queue; edge-triggered epoll reports the next arrival. Saves the EAGAIN call.
                 // Not after RDHUP/HUP/ERR: the EOF or error is still to be read and no new edge will announce it.
                 _readable.Reset();
+            }
+            if (!_protocolSniffed)
+            {
+                _protocolSniffed = true;
+                if (Http2Sniffer.IsHttp2(memory.Span[..count]))
+                {
+                    _scheduler.OnHttp2();
+                    BpfSteerLog.ConnectionHttp2OnThreadPool(_logger, ConnectionId);
+                }
             }
             input.Advance(count);
             var flush = await input.FlushAsync().ConfigureAwait(false);

@@ -75,8 +75,7 @@ internal sealed partial class BpfSteerConnection
             {
                 throw ErrnoMap.ToException(sent.Errno, "sendmsg");
             }
-            _writable.Reset();
-            await _writable;
+            await WhenWritable();
         }
     }
 
@@ -95,7 +94,6 @@ internal sealed partial class BpfSteerConnection
             {
                 throw ErrnoMap.ToException(sent.Errno, "send");
             }
-            _writable.Reset();
             return SendWhenWritableAsync(memory);
         }
         return default;
@@ -103,9 +101,9 @@ internal sealed partial class BpfSteerConnection
 
     private async ValueTask SendWhenWritableAsync(ReadOnlyMemory<byte> memory)
     {
+        await WhenWritable();
         while (!memory.IsEmpty)
         {
-            await _writable;
             var sent = NativeSocket.TrySend(_socket, memory.Span);
             if (sent.IsSuccess)
             {
@@ -113,7 +111,7 @@ internal sealed partial class BpfSteerConnection
             }
             else if (sent.Errno == Errno.EAGAIN)
             {
-                _writable.Reset();
+                await WhenWritable();
             }
             else
             {
@@ -121,4 +119,21 @@ internal sealed partial class BpfSteerConnection
             }
         }
     }
+
+    /// <summary>
+    /// After an EAGAIN: when an EPOLLOUT edge has come since the last reset, reset and return at once (the caller retries
+    /// the send); otherwise wait for the next edge. The send loop may run on any thread while the worker sets the signal,
+    /// so an edge that lands between the EAGAIN and the reset must not be lost: the retry after the reset sees its space.
+    /// </summary>
+    private ValueTask WhenWritable()
+    {
+        if (_writable.IsSet)
+        {
+            _writable.Reset();
+            return default;
+        }
+        return AwaitWritable();
+    }
+
+    private async ValueTask AwaitWritable() => await _writable;
 }

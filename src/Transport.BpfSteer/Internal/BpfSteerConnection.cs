@@ -25,7 +25,8 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoop
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly ReadinessSignal _readable = new();
-    private readonly ReadinessSignal _writable = new();
+    private readonly WritableSignal _writable = new();
+    private readonly ConnectionScheduler _scheduler;
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly TaskCompletionSource _waitForConnectionClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -52,13 +53,14 @@ internal sealed partial class BpfSteerConnection : ConnectionContext, IEventLoop
         SocketCookie = cookie;
         ConnectionClosed = _connectionClosedTokenSource.Token;
 
-        // Our side (recv into input, send from output) always runs on the worker; the application side runs inline on
-        // the worker or on the thread pool, as configured.
-        var appScheduler = options.ApplicationScheduling == ApplicationScheduling.Inline ? (PipeScheduler)worker : PipeScheduler.ThreadPool;
+        // Our side (recv into input; send from output, except an HTTP/2 connection's sends, see SendQueue) runs on the
+        // worker; the application side runs inline on the worker (HTTP/1.x: an HTTP/2 connection moves to the thread
+        // pool on its first bytes) or on the thread pool, as configured.
+        _scheduler = new ConnectionScheduler(worker, options.ApplicationScheduling == ApplicationScheduling.Inline);
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
-        _input = new Pipe(new PipeOptions(worker.MemoryPool, appScheduler, worker, maxRead, maxRead / 2, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(worker.MemoryPool, worker, appScheduler, maxWrite, maxWrite / 2, useSynchronizationContext: false));
+        _input = new Pipe(new PipeOptions(worker.MemoryPool, _scheduler, worker, maxRead, maxRead / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(worker.MemoryPool, _scheduler.Sends, _scheduler, maxWrite, maxWrite / 2, useSynchronizationContext: false));
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
     }
 

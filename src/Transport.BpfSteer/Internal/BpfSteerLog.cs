@@ -26,6 +26,9 @@ internal static partial class BpfSteerLog
     [LoggerMessage(13, LogLevel.Debug, @"Connection id ""{ConnectionId}"" sending FIN because: ""{Reason}""", EventName = "ConnectionWriteFin")]
     public static partial void ConnectionWriteFin(ILogger logger, string connectionId, string reason);
 
+    [LoggerMessage(15, LogLevel.Debug, @"Connection id ""{ConnectionId}"" speaks HTTP/2 (client preface or ALPN h2 offered): its application side runs on the thread pool, its sends on the worker's send queue.", EventName = "ConnectionHttp2OnThreadPool")]
+    public static partial void ConnectionHttp2OnThreadPool(ILogger logger, string connectionId);
+
     [LoggerMessage(14, LogLevel.Debug, @"Connection id ""{ConnectionId}"" handed off (fd {Fd}, {BufferedBytes} buffered bytes).", EventName = "ConnectionHandedOff")]
     public static partial void ConnectionHandedOff(ILogger logger, string connectionId, int fd, int bufferedBytes);
 
@@ -46,6 +49,12 @@ internal static partial class BpfSteerLog
 
     [LoggerMessage(28, LogLevel.Information, "Accepting again on {EndPoint} (worker CPU {Cpu}) after {Pauses} back-off(s).", EventName = "AcceptResumed")]
     public static partial void AcceptResumed(ILogger logger, string endPoint, int cpu, int pauses);
+
+    [LoggerMessage(29, LogLevel.Warning, "The worker on CPU {Cpu} has not come back to its event loop for {Milliseconds} ms: a callback is blocking it, and every connection of that worker waits. With ApplicationScheduling.Inline (the default) request processing runs on the worker: application code must not block (sync-over-async, locks, long computations); set BpfSteer:Transport:ApplicationScheduling=ThreadPool for code that does.", EventName = "WorkerBlocked")]
+    public static partial void WorkerBlocked(ILogger logger, int cpu, long milliseconds);
+
+    [LoggerMessage(30, LogLevel.Information, "The worker on CPU {Cpu} runs its event loop again after being blocked for about {Milliseconds} ms.", EventName = "WorkerUnblocked")]
+    public static partial void WorkerUnblocked(ILogger logger, int cpu, long milliseconds);
 
     [LoggerMessage(24, LogLevel.Information, "Set net.ipv4.tcp_migrate_req to 1 while listening (was {Previous}), so closing a group member does not reset its queued connections.", EventName = "MigrateRequestEnabled")]
     public static partial void MigrateRequestEnabled(ILogger logger, string previous);

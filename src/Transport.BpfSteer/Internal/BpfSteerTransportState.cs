@@ -9,7 +9,7 @@ namespace BpfSteer.Transport.Internal;
 /// The transport's shared state in one DI singleton: the worker pool (started by the first bind, stopped after the last
 /// listener is disposed), per-CPU counters, selector and endpoints. It is the <see cref="IBpfSteerTransportStatus"/>.
 /// </summary>
-internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDisposable
+internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorkerLoopProvider, IDisposable
 {
     private readonly ConcurrentDictionary<int, WorkerCounters> _counters = new();
     private readonly SemaphoreSlim _poolLock = new(1, 1);
@@ -26,6 +26,10 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
         => _metrics = new TransportMetrics(meterFactory, () => WorkersInOrder());
 
     public IReadOnlyList<BpfSteerWorkerStatus> Workers => WorkersInOrder().Select(c => c.Snapshot()).ToArray();
+
+    public IReadOnlyList<IWorkerLoop> Loops => _pool?.Loops ?? [];
+
+    public IWorkerLoop? Current => Worker.Current is { } worker && _pool is { } pool && pool.Workers.Contains(worker) ? worker : null;
 
     public ReuseportSelector Selector
     {
@@ -51,7 +55,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IDispos
             if (_pool is null)
             {
                 _pool = await WorkerPool.StartAsync(cpus, cpu => _counters.GetOrAdd(cpu, c => new WorkerCounters(c)),
-                    memoryPoolFactory, loggerFactory).ConfigureAwait(false);
+                    memoryPoolFactory, loggerFactory, options.ApplicationScheduling == ApplicationScheduling.Inline).ConfigureAwait(false);
                 _migrating = options.MigrateQueuedConnections && TcpMigrateRequest.Acquire(loggerFactory.CreateLogger<WorkerPool>());
             }
             else if (!_pool.Cpus.SequenceEqual(cpus))

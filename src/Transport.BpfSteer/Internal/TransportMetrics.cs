@@ -23,6 +23,15 @@ internal sealed class TransportMetrics : IDisposable
         _meter.CreateObservableCounter("bpfsteer.transport.accept_resource_failures",
             () => counters().Select(c => Measure(c.AcceptResourceFailures, c.Cpu)), "{call}",
             "accept4 calls that failed for lack of descriptors or memory (retried every 100 ms while it lasts).");
+        _meter.CreateObservableCounter("bpfsteer.transport.upstream.operations",
+            () => counters().Select(c => Measure(c.Upstream.Operations, c.Cpu)), "{call}",
+            "Upstream socket reads and writes done for requests of the worker's connections.");
+        _meter.CreateObservableCounter("bpfsteer.transport.upstream.operations_on_worker_cpu",
+            () => counters().Select(c => Measure(c.Upstream.OnWorkerCpu, c.Cpu)), "{call}",
+            "Upstream socket reads and writes for the worker's connections that ran on the worker's CPU.");
+        _meter.CreateObservableUpDownCounter("bpfsteer.transport.upstream.open_connections",
+            () => counters().Select(c => Measure(c.Upstream.OpenConnections, c.Cpu)), "{connection}",
+            "Upstream connections in the worker's per-worker pools.");
         _meter.CreateObservableUpDownCounter("bpfsteer.transport.active_connections",
             () => counters().Select(c => Measure(c.ActiveConnections, c.Cpu)), "{connection}", "Connections open on the worker.");
     }

@@ -11,8 +11,12 @@ internal sealed class WorkerCounters(int cpu)
     private long _active;
     private long _acceptResourceFailures;
     private long _acceptPauses;
+    private long _blockedEpisodes;
 
     public int Cpu { get; } = cpu;
+
+    /// <summary>Upstream sockets other components run for this worker's connections (per-worker HTTP pools).</summary>
+    public WorkerIoCounters Upstream { get; } = new();
 
     public long Accepted => Volatile.Read(ref _accepted);
 
@@ -25,6 +29,11 @@ internal sealed class WorkerCounters(int cpu)
 
     /// <summary>Episodes of such failures: a run of failures ended by a successful accept counts once.</summary>
     public long AcceptPauses => Volatile.Read(ref _acceptPauses);
+
+    /// <summary>Times the worker was found stuck in one callback for a second or more (<see cref="WorkerWatchdog"/>).</summary>
+    public long BlockedEpisodes => Volatile.Read(ref _blockedEpisodes);
+
+    public void OnBlocked() => Interlocked.Increment(ref _blockedEpisodes);
 
     public void OnAcceptResourceFailure(bool episodeStarts)
     {
@@ -51,5 +60,10 @@ internal sealed class WorkerCounters(int cpu)
     {
         AcceptResourceFailures = AcceptResourceFailures,
         AcceptPauses = AcceptPauses,
+        BlockedEpisodes = BlockedEpisodes,
+        UpstreamOperations = Upstream.Operations,
+        UpstreamOperationsOnWorkerCpu = Upstream.OnWorkerCpu,
+        UpstreamConnectionsOpened = Upstream.ConnectionsOpened,
+        UpstreamOpenConnections = Upstream.OpenConnections,
     };
 }

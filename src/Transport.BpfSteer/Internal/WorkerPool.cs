@@ -11,6 +11,7 @@ internal sealed class WorkerPool
 
     private readonly List<MemoryPool<byte>> _ownedPools = new();
     private readonly ILogger _logger;
+    private WorkerWatchdog? _watchdog;
 
     private WorkerPool(IReadOnlyList<int> cpus, ILogger logger)
     {
@@ -22,8 +23,11 @@ internal sealed class WorkerPool
 
     public List<Worker> Workers { get; } = new();
 
+    /// <summary>The workers as <see cref="IWorkerLoop"/>s, in the same order.</summary>
+    public IReadOnlyList<IWorkerLoop> Loops => Workers;
+
     public static async Task<WorkerPool> StartAsync(IReadOnlyList<int> cpus, Func<int, WorkerCounters> counters,
-        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory)
+        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication)
     {
         var pool = new WorkerPool(cpus, loggerFactory.CreateLogger<WorkerPool>());
         var logger = loggerFactory.CreateLogger("BpfSteer.Transport.Worker");
@@ -35,11 +39,12 @@ internal sealed class WorkerPool
             {
                 pool._ownedPools.Add(memory);
             }
-            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, logger));
+            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, inlineApplication, logger));
         }
         try
         {
             await Task.WhenAll(pool.Workers.Select(w => w.StartAsync())).ConfigureAwait(false);
+            pool._watchdog = new WorkerWatchdog(pool.Workers, logger);
         }
         catch
         {
@@ -52,6 +57,7 @@ internal sealed class WorkerPool
     /// <summary>Aborts what is still open (Kestrel normally closed it already), waits for it to close, ends the threads.</summary>
     public async Task StopAsync()
     {
+        _watchdog?.Dispose();
         var deadline = DateTime.UtcNow + DrainTimeout;
         foreach (var worker in Workers)
         {
@@ -59,6 +65,7 @@ internal sealed class WorkerPool
             {
                 await worker.InvokeAsync(() =>
                 {
+                    worker.OnStopping();
                     foreach (var connection in worker.Connections.ToArray())
                     {
                         connection.Abort(new ConnectionAbortedException("The BpfSteer transport is stopping."));

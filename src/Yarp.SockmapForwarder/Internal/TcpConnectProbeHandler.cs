@@ -40,6 +40,17 @@ internal sealed class TcpConnectProbeHandler(HttpMessageInvoker inner) : HttpMes
         return new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request, Version = request.Version };
     }
 
+    /// <summary>Synchronous sends pass through to the cluster's HTTP client; a tcp:// probe is asynchronous only.</summary>
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var uri = request.RequestUri;
+        if (uri is not null && string.Equals(uri.Scheme, TcpDestinationAddress.Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return base.Send(request, cancellationToken);
+        }
+        return inner.Send(request, cancellationToken);
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
