@@ -197,8 +197,12 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
                 return await connection.Completion.ConfigureAwait(false);
             }
             // Early data is already written; the user-space path continues from here (nothing was read partially).
-            var fallback = new ForwardingPath(DataPathKind.UserSpace, "sockmap pairing fell back: " + detail);
-            Record(request, fallback);
+            // A promoted connection's fallback is that connection's alone (a socket began to close between the check and
+            // the insertion): the route's decision, relay first and sockmap once bulk, stands.
+            if (!path.StartsOnRelay)
+            {
+                Record(request, new ForwardingPath(DataPathKind.UserSpace, "sockmap pairing fell back: " + detail));
+            }
             DataPathLog.FellBack(_logger, request.RouteId, detail);
             var early = connection.EarlyBytes;
             var plain = new ForwardingRequest
