@@ -85,9 +85,8 @@ public class TcpRouteForwardingTests
         using var metrics = new MetricsReader(proxy);
 
         using var client = await Net.ConnectAsync(proxy.EndPoint("r"));
-        var watch = Stopwatch.StartNew();
+        // Both connects are refused at once: waiting out a connect timeout (5 s each, 10 s for the two) would miss this.
         Assert.True(await Net.ClosedWithinAsync(client, TimeSpan.FromSeconds(5)), "the client was not closed");
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"closing took {watch.Elapsed}");
 
         await Poll.UntilAsync(() => metrics.Read("yarp.sockmap.tcp.rejected", "reason=no-destination,route=r") == 1, "no-destination counted");
         Assert.Equal(2, metrics.Read("yarp.sockmap.tcp.connect_failures", "route=r"));
@@ -149,7 +148,7 @@ public class TcpRouteForwardingTests
         var watch = Stopwatch.StartNew();
 
         Assert.True(await Net.ClosedWithinAsync(client, TimeSpan.FromSeconds(10)), "the idle connection was not closed");
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.8), TimeSpan.FromSeconds(6));
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(0.8), $"closed as idle after {watch.Elapsed} of a 1 s timeout");
         var line = await proxy.Logs.WaitForAsync(e => e.EventId == 207);
         Assert.Contains("idle", (string)line.Values["CloseReason"]!);
     }
