@@ -72,112 +72,19 @@ internal sealed partial class WorkerSocket
         return true;
     }
 
-    /// <summary>A read that waits for the worker: its buffer, caller and completion, reused for every read.</summary>
-    private sealed class ReadOperation(WorkerSocket owner) : IValueTaskSource<int>
+    /// <summary>A read that waits for the worker, reused for every read.</summary>
+    private sealed class ReadOperation(WorkerSocket owner) : WorkerOperation<int>(owner, read: true), IValueTaskSource<int>
     {
-        private ManualResetValueTaskSourceCore<int> _source = new() { RunContinuationsAsynchronously = owner._asyncContinuations };
-        private readonly WorkerSocket _owner = owner;
         private Memory<byte> _buffer;
-        private IWorkerLoop? _downstream;
-        private CancellationToken _cancellationToken;
-        private CancellationTokenRegistration _registration;
-
-        /// <summary>Waiting for an edge; worker thread only.</summary>
-        public bool IsPending { get; private set; }
 
         public ValueTask<int> Begin(Memory<byte> buffer, IWorkerLoop? downstream, CancellationToken cancellationToken, bool onWorker)
         {
-            _source.Reset();
             _buffer = buffer;
-            _downstream = downstream;
-            _cancellationToken = cancellationToken;
-            var task = new ValueTask<int>(this, _source.Version);
-            if (onWorker)
-            {
-                Wait();
-            }
-            else
-            {
-                _owner._loop.Schedule(static s => ((ReadOperation)s!).StartOnWorker(), this);
-            }
-            return task;
+            return new ValueTask<int>(this, Start(downstream, cancellationToken, onWorker));
         }
 
-        /// <summary>The edge came: try again (worker thread).</summary>
-        public void Continue()
-        {
-            if (_owner.TryRead(_buffer.Span, _downstream, out var received, out var error))
-            {
-                Complete(received, error);
-            }
-        }
+        protected override bool TryOnce(out int result, out Exception? error) => Owner.TryRead(_buffer.Span, Downstream, out result, out error);
 
-        public void Fail(Exception error)
-        {
-            if (IsPending)
-            {
-                Complete(0, error);
-            }
-        }
-
-        private void StartOnWorker()
-        {
-            if (_owner._closed)
-            {
-                Complete(0, _owner.Closing(read: true));
-                return;
-            }
-            if (_owner.TryRead(_buffer.Span, _downstream, out var received, out var error))
-            {
-                Complete(received, error);
-                return;
-            }
-            Wait();
-        }
-
-        private void Wait()
-        {
-            IsPending = true;
-            if (_cancellationToken.CanBeCanceled)
-            {
-                _registration = _cancellationToken.UnsafeRegister(static (s, token) =>
-                {
-                    var (operation, version) = ((ReadOperation, short))s!;
-                    operation._owner._loop.Schedule(static s =>
-                    {
-                        var (operation, version) = ((ReadOperation, short))s!;
-                        if (operation.IsPending && operation._source.Version == version)
-                        {
-                            operation.Complete(0, new OperationCanceledException(operation._cancellationToken));
-                        }
-                    }, (operation, version));
-                }, (this, _source.Version));
-            }
-        }
-
-        private void Complete(int received, Exception? error)
-        {
-            // Clear the state first: the continuation may run inline and start the next read.
-            IsPending = false;
-            _buffer = default;
-            _downstream = null;
-            _registration.Unregister();
-            _registration = default;
-            if (error is null)
-            {
-                _source.SetResult(received);
-            }
-            else
-            {
-                _source.SetException(error);
-            }
-        }
-
-        public int GetResult(short token) => _source.GetResult(token);
-
-        public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-            => _source.OnCompleted(continuation, state, token, flags);
+        protected override void ClearBuffer() => _buffer = default;
     }
 }

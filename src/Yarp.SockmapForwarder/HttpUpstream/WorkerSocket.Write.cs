@@ -67,109 +67,25 @@ internal sealed partial class WorkerSocket
         return true;
     }
 
-    /// <summary>A write that waits for the worker, reused for every write.</summary>
-    private sealed class WriteOperation(WorkerSocket owner) : IValueTaskSource
+    /// <summary>A write that waits for the worker, reused for every write (its result is only "done").</summary>
+    private sealed class WriteOperation(WorkerSocket owner) : WorkerOperation<bool>(owner, read: false), IValueTaskSource
     {
-        private ManualResetValueTaskSourceCore<bool> _source = new() { RunContinuationsAsynchronously = owner._asyncContinuations };
-        private readonly WorkerSocket _owner = owner;
         private ReadOnlyMemory<byte> _buffer;
-        private IWorkerLoop? _downstream;
-        private CancellationToken _cancellationToken;
-        private CancellationTokenRegistration _registration;
-
-        public bool IsPending { get; private set; }
 
         public ValueTask Begin(ReadOnlyMemory<byte> buffer, IWorkerLoop? downstream, CancellationToken cancellationToken, bool onWorker)
         {
-            _source.Reset();
             _buffer = buffer;
-            _downstream = downstream;
-            _cancellationToken = cancellationToken;
-            var task = new ValueTask(this, _source.Version);
-            if (onWorker)
-            {
-                Wait();
-            }
-            else
-            {
-                _owner._loop.Schedule(static s => ((WriteOperation)s!).StartOnWorker(), this);
-            }
-            return task;
+            return new ValueTask(this, Start(downstream, cancellationToken, onWorker));
         }
 
-        public void Continue()
+        protected override bool TryOnce(out bool result, out Exception? error)
         {
-            if (_owner.TryWrite(ref _buffer, _downstream, out var error))
-            {
-                Complete(error);
-            }
+            result = true;
+            return Owner.TryWrite(ref _buffer, Downstream, out error);
         }
 
-        public void Fail(Exception error)
-        {
-            if (IsPending)
-            {
-                Complete(error);
-            }
-        }
+        protected override void ClearBuffer() => _buffer = default;
 
-        private void StartOnWorker()
-        {
-            if (_owner._closed)
-            {
-                Complete(_owner.Closing(read: false));
-                return;
-            }
-            if (_owner.TryWrite(ref _buffer, _downstream, out var error))
-            {
-                Complete(error);
-                return;
-            }
-            Wait();
-        }
-
-        private void Wait()
-        {
-            IsPending = true;
-            if (_cancellationToken.CanBeCanceled)
-            {
-                _registration = _cancellationToken.UnsafeRegister(static (s, token) =>
-                {
-                    var (operation, version) = ((WriteOperation, short))s!;
-                    operation._owner._loop.Schedule(static s =>
-                    {
-                        var (operation, version) = ((WriteOperation, short))s!;
-                        if (operation.IsPending && operation._source.Version == version)
-                        {
-                            operation.Complete(new OperationCanceledException(operation._cancellationToken));
-                        }
-                    }, (operation, version));
-                }, (this, _source.Version));
-            }
-        }
-
-        private void Complete(Exception? error)
-        {
-            IsPending = false;
-            _buffer = default;
-            _downstream = null;
-            _registration.Unregister();
-            _registration = default;
-            if (error is null)
-            {
-                _source.SetResult(true);
-            }
-            else
-            {
-                _source.SetException(error);
-            }
-        }
-
-        public void GetResult(short token) => _source.GetResult(token);
-
-        public ValueTaskSourceStatus GetStatus(short token) => _source.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-            => _source.OnCompleted(continuation, state, token, flags);
+        void IValueTaskSource.GetResult(short token) => GetResult(token);
     }
 }
