@@ -154,6 +154,12 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             Record(request, path);
             result = await ForwardUserSpaceAsync(request, (0, 0), request.ClientBufferedData.Length, cancellationToken).ConfigureAwait(false);
         }
+        return Ended(request, result);
+    }
+
+    /// <summary>Counts and logs a connection this forwarder ran to its end.</summary>
+    private ForwardingResult Ended(ForwardingRequest request, ForwardingResult result)
+    {
         _counters.AddConnection(request.RouteIndex, result.Path == DataPathKind.Sockmap);
         DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path.Name(), result.CloseReason.Name(), result.BytesClientToBackend, result.BytesBackendToClient);
         return result;
@@ -340,9 +346,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             BytesClientToBackend = result.BytesClientToBackend + relayedC2B,
             BytesBackendToClient = result.BytesBackendToClient + relayedB2C,
         };
-        _counters.AddConnection(request.RouteIndex, result.Path == DataPathKind.Sockmap);
-        DataPathLog.ConnectionEnded(_logger, request.RouteId, result.Path.Name(), result.CloseReason.Name(), result.BytesClientToBackend, result.BytesBackendToClient);
-        return result;
+        return Ended(request, result);
     }
 
     /// <summary>Counts a connection forwarded outside <see cref="ForwardAsync"/> (the TCP route loops' relay) by its path.</summary>

@@ -20,6 +20,9 @@ internal sealed partial class TcpRouteConnection
     /// <summary>The relay handed this connection to sockmap (<see cref="MaybePromote"/>).</summary>
     private bool _promoted;
 
+    /// <summary>The data path declined this connection once (<see cref="MaybePromote"/>): it is not offered again.</summary>
+    private bool _promotionDeclined;
+
     private void StartForwarding()
     {
         var path = _owner.DataPath.ChooseForLoop(_config, Route.Index, _config.Cpu ?? _loop.Cpu);
@@ -101,7 +104,7 @@ internal sealed partial class TcpRouteConnection
     private void MaybePromote()
     {
         var relay = _relay!;
-        if (!relay.IsBulk || relay.IsFinished || !relay.IsQuiescent
+        if (_promotionDeclined || !relay.IsBulk || relay.IsFinished || !relay.IsQuiescent || !relay.IsOpenBothWays
             || !_owner.DataPath.WantsPromotion(_config, Route.Index, relay.BytesClientToBackend, relay.BytesBackendToClient, _started))
         {
             return;
@@ -122,6 +125,9 @@ internal sealed partial class TcpRouteConnection
         }
         if (promoted is null)
         {
+            // Offered once: a declined connection (a socket closing, the maps full) stays on the relay for good, so a bulk
+            // connection is not taken out of the loop's epoll and put back on every event.
+            _promotionDeclined = true;
             _owner.UntrackSockmap(this);
             _clientToken = _loop.Register(_client, Events, _clientSide);
             _backendToken = _loop.Register(_backend!, Events, _backendSide!);

@@ -62,6 +62,12 @@ internal sealed class LoopRelay
     /// <summary>True when no byte is held in user space or a pipe in either direction: the sockets could change hands.</summary>
     public bool IsQuiescent => _dirs[0].Held == 0 && _dirs[1].Held == 0;
 
+    /// <summary>
+    /// True while neither side has hung up or ended its stream and neither destination was shut: both sockets are still
+    /// ESTABLISHED as far as the relay has seen (only such sockets can enter the sockmap).
+    /// </summary>
+    public bool IsOpenBothWays => _dirs[0].IsOpen && _dirs[1].IsOpen;
+
     /// <summary>True once a read filled the scratch buffer in either direction (that direction moves by splice since).</summary>
     public bool IsBulk => _dirs[0].PipeWrite is not null || _dirs[1].PipeWrite is not null;
 
@@ -105,6 +111,8 @@ internal sealed class LoopRelay
         public long Moved;
 
         public int Held => PendingCount + InPipe;
+
+        public bool IsOpen => !SourceHup && !SourceEof && !DestinationShut;
     }
 
     /// <summary>
