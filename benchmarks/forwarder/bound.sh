@@ -15,6 +15,7 @@
 # Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]   (PLACEMENTS="spread" for one)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source benchmarks/forwarder/haproxy.sh
 secs=${1:-3}; reps=${2:-3}
 for tool in iperf3 haproxy redis-server redis-benchmark taskset python3; do
   command -v $tool >/dev/null || { echo "missing $tool: run bash eng/install-prereqs.sh --bench" >&2; exit 1; }
@@ -78,25 +79,7 @@ start_all() { # start_all <server cpu> <proxy cpu or "">
   # No bound at all (no high mark, no peer-full park, a 64 GiB budget) is not a valid route setting, so the unbounded
   # peer is the benchmark's own proxy on the same data path (DataPathForwarder, MaxQueuedBytes = 0).
   start "$px" unbounded dotnet "$bench" forwarder proxy --mode Sockmap --max-queued 0 --budget $GiB64 --route 7661=7101 --route 7662=7102
-  cat >"$work/haproxy.cfg" <<CFG
-global
-  maxconn 4000
-defaults
-  mode tcp
-  option splice-auto
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-listen iperf
-  bind 127.0.0.1:7401
-  server s 127.0.0.1:7101
-listen echo
-  bind 127.0.0.1:7402
-  server s 127.0.0.1:7102
-listen redis
-  bind 127.0.0.1:7403
-  server s 127.0.0.1:7103
-CFG
+  haproxy_config "$work/haproxy.cfg" iperf:7401:7101 echo:7402:7102 redis:7403:7103
   start "$px" haproxy haproxy -f "$work/haproxy.cfg" -db
   for p in 7101 7102 7103 7401 7611 7621 7631 7641 7651 7661 7690; do wait_port $p || return 1; done
 }

@@ -16,6 +16,7 @@
 # Usage: benchmarks/forwarder/run.sh [--quick|--full]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source benchmarks/forwarder/haproxy.sh
 root=$(pwd)
 
 case "${1:---quick}" in
@@ -81,22 +82,7 @@ start_all() { # start_all <client cpu> <server cpu> <proxy cpu or "">
   start "$px" unbounded "${app[@]}" proxy --mode Sockmap --max-queued 0 --budget 68719476736 --route 7601=7101 --route 7602=7102
   start "$px" auto "${app[@]}" proxy --mode Auto --route 7701=7101 --route 7702=7102
   start "$px" steered "${app[@]}" proxy --mode Sockmap --max-queued 0 --budget 68719476736 --cpu 1 --steer rfs --route 7801=7101 --route 7802=7102
-  cat >"$work/haproxy.cfg" <<CFG
-global
-  maxconn 4000
-defaults
-  mode tcp
-  option splice-auto
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-listen iperf
-  bind 127.0.0.1:7401
-  server s 127.0.0.1:7101
-listen echo
-  bind 127.0.0.1:7402
-  server s 127.0.0.1:7102
-CFG
+  haproxy_config "$work/haproxy.cfg" iperf:7401:7101 echo:7402:7102
   start "$px" haproxy haproxy -f "$work/haproxy.cfg" -db
   cat >"$work/nginx.conf" <<CFG
 ${nginx_stream:+load_module $nginx_stream;}
