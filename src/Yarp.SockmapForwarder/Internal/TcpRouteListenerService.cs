@@ -13,7 +13,13 @@ internal sealed class TcpRouteListenerService(TcpRouteTable table, IServiceProvi
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        table.EnsureLoaded();
+        var routes = table.EnsureLoaded();
+        if (routes.Any(r => r.Config.Mode != TcpForwarderMode.UserSpace))
+        {
+            // The sockmap probe (BPF load and self-test) runs here, at start, not on the loop of the first connection
+            // that asks for it.
+            _ = ((IDataPathInfo)services.GetService(typeof(IDataPathInfo))!).SockmapAvailability;
+        }
         _listeners = (TcpRouteListeners)services.GetService(typeof(TcpRouteListeners))!;
         return Task.CompletedTask;
     }
