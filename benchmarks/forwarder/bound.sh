@@ -6,13 +6,14 @@
 #                benchmark's own proxy on the same data path (no valid route setting turns the bound off)
 #   UserSpace  : Mode=UserSpace
 # against Direct (no proxy) and HAProxy `mode tcp` (option splice-auto), all in one run, interleaved repetitions.
-# Placements: spread (client cpu0, backends cpu1, proxies unpinned) and onecpu (everything on cpu0).
-# Measures: iperf3 one stream (every subject), four streams (spread), 1 KiB ping-pong p50/p99 and
+# Placements: spread (client cpu0, backends cpu1, proxies unpinned), shared (client and backends on cpu0, proxies
+# unpinned: the peers share one CPU, the proxy has the other) and onecpu (everything on cpu0).
+# Measures: iperf3 one stream (every subject), four streams (spread), one stream each way (--bidir; shared, onecpu), 1 KiB ping-pong p50/p99 and
 # redis-benchmark -t get,set -c 50 (keep-alive) on the default route; and per subject, from /bpfsteer/status at the
 # end of each placement, the largest backlog one direction of one connection reached (redirected, not yet in the peer's
 # send queue), the route's kernel-queue peak, the process budget's peak and the parks by reason.
 # Output: benchmarks/results/forwarder-bound.md (+ raw samples in benchmarks/results/raw/forwarder-bound.tsv).
-# Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]   (PLACEMENTS="spread" for one)
+# Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]   (PLACEMENTS="spread" for one; default "spread shared onecpu")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source benchmarks/forwarder/haproxy.sh
@@ -87,11 +88,12 @@ start_all() { # start_all <server cpu> <proxy cpu or "">
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$samples"; }  # placement rep subject metric value
 port_of() { [[ $1 == Direct ]] && echo "710$2" || echo "${base[$1]}$2"; }
 
-iperf() { # iperf <placement> <rep> <subject> <streams> <client cpu>
+iperf() { # iperf <placement> <rep> <subject> <streams, or "bidir" for one stream each way> <client cpu>
   local port; port=$(port_of "$3" 1)
-  local g; g=$(taskset -c "$5" iperf3 -c 127.0.0.1 -p "$port" -P "$4" -t "$secs" -J 2>/dev/null \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)' 2>/dev/null) \
-    || { echo "  iperf3 $3 -P $4 failed" >&2; return; }
+  local args=(-P "$4"); [[ $4 == bidir ]] && args=(-P 1 --bidir)
+  local g; g=$(taskset -c "$5" iperf3 -c 127.0.0.1 -p "$port" "${args[@]}" -t "$secs" -J 2>/dev/null \
+    | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; print((e["sum_received"]["bits_per_second"]+e.get("sum_received_bidir_reverse",{"bits_per_second":0})["bits_per_second"])/1e9)' 2>/dev/null) \
+    || { echo "  iperf3 $3 ${args[*]} failed" >&2; return; }
   record "$1" "$2" "$3" "iperf$4_gbps" "$g"
 }
 pingpong() { # pingpong <placement> <rep> <subject> <client cpu>
@@ -125,12 +127,19 @@ queue_notes() { # what each route's kernel queue reached: ProxyHost's status; th
 }
 
 started=$(date +%s)
-for placement in ${PLACEMENTS:-spread onecpu}; do
-  if [[ $placement == spread ]]; then cli=0; srv=1; px=""; else cli=0; srv=0; px=0; fi
+for placement in ${PLACEMENTS:-spread shared onecpu}; do
+  case $placement in
+    spread) cli=0; srv=1; px="" ;;
+    shared) cli=0; srv=0; px="" ;;
+    *) cli=0; srv=0; px=0 ;;
+  esac
   echo "== placement $placement: client cpu$cli, backends cpu$srv, proxies $([[ -n $px ]] && echo "cpu$px" || echo unpinned)"
   start_all "$srv" "$px" || { cleanup; continue; }
   for rep in $(seq 1 "$reps"); do
     for s in Direct HAProxy Default Bound4 Bound16 Bound64 Unbounded UserSpace; do iperf $placement $rep $s 1 $cli; done
+    if [[ $placement != spread ]]; then  # both directions bulk: the case the placement rule looks for
+      for s in Direct HAProxy Default Bound16 UserSpace; do iperf $placement $rep $s bidir $cli; done
+    fi
     if [[ $placement == spread ]]; then
       for s in Direct HAProxy Default Unbounded; do iperf $placement $rep $s 4 $cli; done
       for s in Direct HAProxy Default UserSpace; do pingpong $placement $rep $s $cli; redis $placement $rep $s $cli; done
@@ -161,7 +170,7 @@ def med(placement, metric, subject):
     return f"{statistics.median(a.values()):.1f} [{min(a.values()):.1f}–{max(a.values()):.1f}]" if a else "–"
 print(f"# Sockmap queue bound (benchmarks/forwarder/bound.sh {sys.argv[3]} {sys.argv[4]})\n")
 print("Ratios are medians [min–max] of per-repetition ratios against a peer measured in the same repetition.\n")
-for placement, metrics in (("spread", ("iperf1_gbps", "iperf4_gbps", "p99_us", "p50_us", "redis_rps")), ("onecpu", ("iperf1_gbps",))):
+for placement, metrics in (("spread", ("iperf1_gbps", "iperf4_gbps", "p99_us", "p50_us", "redis_rps")), ("shared", ("iperf1_gbps", "iperfbidir_gbps")), ("onecpu", ("iperf1_gbps", "iperfbidir_gbps"))):
     for metric in metrics:
         subjects = [s for s in ("Direct", "HAProxy", "Default", "Bound4", "Bound16", "Bound64", "Unbounded", "UserSpace") if (placement, metric, s) in v]
         if not subjects:

@@ -6,7 +6,7 @@ using ProxyHost.Tests.Infrastructure;
 
 namespace ProxyHost.Tests;
 
-/// <summary>The demo echo route forced onto the in-kernel path (Auto keeps routes in user space by default).</summary>
+/// <summary>The demo echo route on the in-kernel path: forced by its mode, and chosen by Auto on one usable CPU.</summary>
 [Collection(ProxyHostCollection.Name)]
 public sealed class SockmapModeTests
 {
@@ -42,6 +42,27 @@ public sealed class SockmapModeTests
         Assert.Equal("the route's mode is Sockmap", route.GetProperty("modeReason").GetString());
         host.AssertNoErrorsLogged();
     }
+
+    [Fact]
+    public async Task Start_PinnedToOneCpu_AutoEchoRouteMovesBulkConnectionToSockmap()
+    {
+        // A service or container limited to one CPU: Auto still takes the kernel path for a bulk connection, which
+        // measured faster than user space there under the queue bound (docs/design.md, "CPU affinity: the placement rule").
+        await using var host = await ProxyHostProcess.StartAsync([], ["taskset", "-c", "0"]);
+        Assert.Equal("0", AllowedCpus(host.Pid));
+        const int size = 4 << 20;
+        await Clients.EchoThroughAsync(host.TcpRoutes["demo-echo"], size);
+
+        var status = await Clients.WaitForStatusAsync(host.AdminUrl,
+            s => Counter(Clients.Route(s, "demo-echo"), "bytesBackendToClient") >= size, "the echo route's bytes");
+        var route = Clients.Route(status, "demo-echo");
+        Assert.Equal("Sockmap", route.GetProperty("mode").GetString());
+        Assert.True(route.GetProperty("verdictRunsPerCpu").EnumerateArray().Sum(v => v.GetInt64()) > 0, route.GetProperty("modeReason").GetString());
+        host.AssertNoErrorsLogged();
+    }
+
+    private static string AllowedCpus(int pid) => File.ReadLines($"/proc/{pid}/status")
+        .Single(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))["Cpus_allowed_list:".Length..].Trim();
 
     private static long Counter(JsonElement e, string name) => e.GetProperty(name).GetInt64();
 }

@@ -3,14 +3,13 @@ using Yarp.SockmapForwarder.DataPath.Sockmap;
 namespace Yarp.SockmapForwarder.DataPath;
 
 /// <summary>
-/// The Auto-mode placement rule (docs/design.md, "CPU affinity: the placement rule"): sockmap only pays when its
-/// work is spread. The verdict and the backlog send run on the CPU that received each direction's packets; when
-/// client, backend and proxy share one CPU, unbounded sockmap fell to 0.34× direct while a user-space proxy kept
-/// 0.59× (design-time measurement). So, per route: every second, the per-CPU verdict runs of both directions since
+/// The Auto-mode placement rule (docs/design.md, "CPU affinity: the placement rule"). The verdict and the backlog
+/// send run on the CPU that received each direction's packets; when both directions' work lands on one CPU, sockmap
+/// competes there with both peers. So, per route: every second, the per-CPU verdict runs of both directions since
 /// the last look are compared; when at least 90% of each direction's runs were on the same single CPU (and there
 /// were enough runs to judge), new connections of the route use the user-space path for
-/// <see cref="SockmapForwarderOptions.PlacementHold"/>, after which sockmap is tried again and re-measured. A
-/// machine (or cgroup) with one usable CPU never uses sockmap in Auto mode.
+/// <see cref="SockmapForwarderOptions.PlacementHold"/>, after which sockmap is tried again and re-measured. A process
+/// with one usable CPU is judged like any other: with the queue bound, sockmap measured faster than user space there.
 /// </summary>
 internal sealed class PlacementMonitor
 {
@@ -43,10 +42,6 @@ internal sealed class PlacementMonitor
     /// <summary>Null when sockmap is fine for this placement, else why user space is better now.</summary>
     public string? UserSpaceReason(long now)
     {
-        if (Environment.ProcessorCount < 2)
-        {
-            return "placement: one usable CPU, where sockmap's backlog work competes with both peers";
-        }
         lock (this)
         {
             if (now >= _nextEvaluation)
