@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.WebSockets;
-using System.Security.Cryptography;
 using BpfSteer.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -89,33 +87,8 @@ public sealed class TestApp : IAsyncDisposable
     {
         app.MapGet("/plaintext", () => Results.Text("Hello, World!"));
         app.MapGet("/json", () => Results.Json(new { message = "Hello, World!" }));
-        app.MapPost("/echo", async (HttpContext ctx) =>
-        {
-            ctx.Response.ContentType = "application/octet-stream";
-            await ctx.Request.Body.CopyToAsync(ctx.Response.Body);
-        });
-        app.MapGet("/chunked", async (HttpContext ctx) =>
-        {
-            for (var i = 0; i < 5; i++)
-            {
-                await ctx.Response.WriteAsync($"chunk {i}\n");
-                await ctx.Response.Body.FlushAsync();
-            }
-        });
+        app.MapCommonTestEndpoints();
         app.MapGet("/download", (long bytes) => Results.Bytes(Pattern(bytes), "application/octet-stream"));
-        app.MapPost("/upload", async (HttpContext ctx) =>
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = new byte[64 * 1024];
-            long total = 0;
-            int n;
-            while ((n = await ctx.Request.Body.ReadAsync(buffer)) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                total += n;
-            }
-            return Results.Text($"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}");
-        });
         // Blocks the thread that runs it: on the worker with Inline scheduling (what the watchdog must notice).
         app.MapGet("/block", (int ms) =>
         {
@@ -139,26 +112,6 @@ public sealed class TestApp : IAsyncDisposable
         {
             var f = ctx.Features.Get<IBpfSteerConnectionFeature>();
             return Results.Text(f is null ? "none" : $"{f.WorkerCpu} {f.IncomingCpu} {f.SocketCookie}");
-        });
-        app.Map("/ws", async (HttpContext ctx) =>
-        {
-            if (!ctx.WebSockets.IsWebSocketRequest)
-            {
-                ctx.Response.StatusCode = 400;
-                return;
-            }
-            using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
-            var buffer = new byte[16 * 1024];
-            while (true)
-            {
-                var r = await ws.ReceiveAsync(buffer, CancellationToken.None);
-                if (r.MessageType == WebSocketMessageType.Close)
-                {
-                    await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
-                    return;
-                }
-                await ws.SendAsync(buffer.AsMemory(0, r.Count), r.MessageType, r.EndOfMessage, CancellationToken.None);
-            }
         });
         _ = IPAddress.Loopback;
         _ = typeof(IHttpConnectionFeature);

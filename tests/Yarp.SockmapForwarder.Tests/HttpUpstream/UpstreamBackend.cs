@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Net.WebSockets;
-using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
@@ -114,34 +112,8 @@ public sealed class UpstreamBackend : IAsyncDisposable
             ctx.Response.Headers["X-Backend"] = "upstream-backend";
             return string.Join('\n', ctx.Request.Headers.Select(h => $"{h.Key}: {h.Value}"));
         });
-        // No Content-Length: Kestrel answers chunked on HTTP/1.1.
-        app.MapPost("/echo", async (HttpContext ctx) =>
-        {
-            ctx.Response.ContentType = "application/octet-stream";
-            await ctx.Request.Body.CopyToAsync(ctx.Response.Body);
-        });
-        app.MapGet("/chunked", async (HttpContext ctx) =>
-        {
-            for (var i = 0; i < 5; i++)
-            {
-                await ctx.Response.WriteAsync($"chunk {i}\n");
-                await ctx.Response.Body.FlushAsync();
-            }
-        });
+        app.MapCommonTestEndpoints(); // /echo, /chunked, /upload, /ws
         app.MapGet("/bytes/{n:int}", (int n) => Results.Bytes(Net.Pattern(n, seed: n), "application/octet-stream"));
-        app.MapPost("/upload", async (HttpContext ctx) =>
-        {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = new byte[64 * 1024];
-            long total = 0;
-            int n;
-            while ((n = await ctx.Request.Body.ReadAsync(buffer)) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                total += n;
-            }
-            return $"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}";
-        });
         app.MapGet("/delay/{ms:int}", async (int ms) =>
         {
             await Task.Delay(ms);
@@ -158,26 +130,6 @@ public sealed class UpstreamBackend : IAsyncDisposable
         {
             ctx.Response.Headers.Connection = "close";
             return "closing";
-        });
-        app.Map("/ws", async (HttpContext ctx) =>
-        {
-            if (!ctx.WebSockets.IsWebSocketRequest)
-            {
-                ctx.Response.StatusCode = 400;
-                return;
-            }
-            using var ws = await ctx.WebSockets.AcceptWebSocketAsync();
-            var buffer = new byte[64 * 1024];
-            while (true)
-            {
-                var result = await ws.ReceiveAsync(buffer, CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    await ws.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
-                    return;
-                }
-                await ws.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, CancellationToken.None);
-            }
         });
     }
 
