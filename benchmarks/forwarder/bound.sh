@@ -92,7 +92,7 @@ iperf() { # iperf <placement> <rep> <subject> <streams, or "bidir" for one strea
   local port; port=$(port_of "$3" 1)
   local args=(-P "$4"); [[ $4 == bidir ]] && args=(-P 1 --bidir)
   local g; g=$(taskset -c "$5" iperf3 -c 127.0.0.1 -p "$port" "${args[@]}" -t "$secs" -J 2>/dev/null \
-    | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; print((e["sum_received"]["bits_per_second"]+e.get("sum_received_bidir_reverse",{"bits_per_second":0})["bits_per_second"])/1e9)' 2>/dev/null) \
+    | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; g=(e["sum_received"]["bits_per_second"]+e.get("sum_received_bidir_reverse",{"bits_per_second":0})["bits_per_second"])/1e9; assert g > 0; print(g)' 2>/dev/null) \
     || { echo "  iperf3 $3 ${args[*]} failed" >&2; return; }
   record "$1" "$2" "$3" "iperf$4_gbps" "$g"
 }
