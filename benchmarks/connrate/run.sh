@@ -35,8 +35,9 @@ for tool in haproxy nginx taskset python3; do
 done
 app_dll=benchmarks/BpfSteer.Benchmarks/bin/Release/net10.0/BpfSteer.Benchmarks.dll
 host_dll=samples/ProxyHost/bin/Release/net10.0/ProxyHost.dll
+# Always build (incremental: seconds when nothing changed), so a run never measures a stale build.
 for p in benchmarks/BpfSteer.Benchmarks samples/ProxyHost; do
-  [[ -f $app_dll && -f $host_dll ]] || dotnet build $p -c Release -nologo -clp:ErrorsOnly || exit 1
+  dotnet build $p -c Release -nologo -clp:ErrorsOnly || exit 1
 done
 app=(dotnet "$app_dll" connrate)
 nginx_stream=$(ls /usr/lib/nginx/modules/ngx_stream_module.so 2>/dev/null || true)

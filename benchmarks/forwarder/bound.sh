@@ -23,7 +23,8 @@ for tool in iperf3 haproxy redis-server redis-benchmark taskset python3; do
 done
 proxyhost=samples/ProxyHost/bin/Release/net10.0/ProxyHost.dll
 bench=benchmarks/BpfSteer.Benchmarks/bin/Release/net10.0/BpfSteer.Benchmarks.dll
-[[ -f $proxyhost && -f $bench ]] || dotnet build Solution.sln -c Release -nologo -clp:ErrorsOnly || exit 1
+# Always build (incremental: seconds when nothing changed), so a run never measures a stale build.
+dotnet build Solution.sln -c Release -nologo -clp:ErrorsOnly || exit 1
 raw=benchmarks/results/raw; mkdir -p "$raw"
 work=$(mktemp -d /tmp/boundbench.XXXXXX)
 samples=$work/samples.tsv; : >"$samples"

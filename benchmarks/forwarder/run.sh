@@ -29,9 +29,8 @@ for tool in iperf3 haproxy nginx taskset python3; do
   command -v $tool >/dev/null || { echo "missing $tool: run bash eng/install-prereqs.sh --bench" >&2; exit 1; }
 done
 app_dll=benchmarks/BpfSteer.Benchmarks/bin/Release/net10.0/BpfSteer.Benchmarks.dll
-if [[ ! -f $app_dll ]]; then
-  dotnet build benchmarks/BpfSteer.Benchmarks -c Release -nologo -clp:ErrorsOnly || exit 1
-fi
+# Always build (incremental: seconds when nothing changed), so a run never measures a stale build.
+dotnet build benchmarks/BpfSteer.Benchmarks -c Release -nologo -clp:ErrorsOnly || exit 1
 app=(dotnet "$app_dll" forwarder)
 nginx_stream=$(ls /usr/lib/nginx/modules/ngx_stream_module.so 2>/dev/null || true)
 
