@@ -2,6 +2,7 @@
 # The sockmap queue bound, measured on ProxyHost itself (routes from a --config file, as a user runs it):
 #   Default    : Mode=Auto, every setting at its default (MaxQueuedBytes 32 MiB, KernelQueueBudget 256 MiB)
 #   Bound4/16/64: Mode=Sockmap, MaxQueuedBytes 4, 16, 64 MiB, default budget
+#   Bound32    : Mode=Sockmap, MaxQueuedBytes 32 MiB (Default's bound, but paired at the start instead of promoted from the relay)
 #   Unbounded  : no bound at all (MaxQueuedBytes 0: no high-mark or peer-full park; budget 64 GiB), through the
 #                benchmark's own proxy on the same data path (no valid route setting turns the bound off)
 #   UserSpace  : Mode=UserSpace
@@ -12,12 +13,15 @@
 # redis-benchmark -t get,set -c 50 (keep-alive) on the default route; and per subject, from /bpfsteer/status at the
 # end of each placement, the largest backlog one direction of one connection reached (redirected, not yet in the peer's
 # send queue), the route's kernel-queue peak, the process budget's peak and the parks by reason.
-# Output: benchmarks/results/forwarder-bound.md (+ raw samples in benchmarks/results/raw/forwarder-bound.tsv).
-# Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]   (PLACEMENTS="spread" for one; default "spread shared onecpu")
+# Output: $OUT, default benchmarks/results/forwarder-bound.md (+ raw samples in benchmarks/results/raw/forwarder-bound.tsv).
+# Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]
+#   PLACEMENTS="spread" for one placement (default "spread shared onecpu"); SUBJECTS="HAProxy Default Bound32 UserSpace" for
+#   only those in the one-stream runs (then the other measurements are skipped); OUT=file.md to keep the main results.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source benchmarks/forwarder/haproxy.sh
 secs=${1:-3}; reps=${2:-3}
+out=${OUT:-benchmarks/results/forwarder-bound.md}
 for tool in iperf3 haproxy redis-server redis-benchmark taskset python3; do
   command -v $tool >/dev/null || { echo "missing $tool: run bash eng/install-prereqs.sh --bench" >&2; exit 1; }
 done
@@ -33,7 +37,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 1; for 
 trap 'cleanup; rm -rf "$work"' EXIT
 
 # Backends: iperf3 7101, echo 7102, redis 7103. Proxies listen on <base>1 (iperf3), <base>2 (echo), <base>3 (redis).
-declare -A base=([Default]=761 [Bound4]=762 [Bound16]=763 [Bound64]=764 [UserSpace]=765 [Unbounded]=766 [HAProxy]=740)
+declare -A base=([Default]=761 [Bound4]=762 [Bound16]=763 [Bound64]=764 [UserSpace]=765 [Unbounded]=766 [Bound32]=767 [HAProxy]=740)
 GiB64=$((64 << 30))
 
 route() { # route <name> <port> <backend cluster> <mode> [max-queued]
@@ -74,6 +78,7 @@ start_all() { # start_all <server cpu> <proxy cpu or "">
   start "$srv" redis redis-server --port 7103 --bind 127.0.0.1 --save "" --appendonly no
   local r=()
   r+=("$(route default-iperf 7611 iperf Auto)" "$(route default-echo 7612 echo Auto)" "$(route default-redis 7613 redis Auto)")
+  r+=("$(route bound32 7671 iperf Sockmap $((32 << 20)))")
   r+=("$(route bound4 7621 iperf Sockmap $((4 << 20)))" "$(route bound16 7631 iperf Sockmap $((16 << 20)))" "$(route bound64 7641 iperf Sockmap $((64 << 20)))")
   r+=("$(route userspace-iperf 7651 iperf UserSpace)" "$(route userspace-echo 7652 echo UserSpace)" "$(route userspace-redis 7653 redis UserSpace)")
   proxyhost_config "$work/main.json" 7690 "" "${r[@]}"
@@ -83,7 +88,7 @@ start_all() { # start_all <server cpu> <proxy cpu or "">
   start "$px" unbounded dotnet "$bench" forwarder proxy --mode Sockmap --max-queued 0 --budget $GiB64 --route 7661=7101 --route 7662=7102
   haproxy_config "$work/haproxy.cfg" iperf:7401:7101 echo:7402:7102 redis:7403:7103
   start "$px" haproxy haproxy -f "$work/haproxy.cfg" -db
-  for p in 7101 7102 7103 7401 7611 7621 7631 7641 7651 7661 7690; do wait_port $p || return 1; done
+  for p in 7101 7102 7103 7401 7611 7621 7631 7641 7651 7661 7671 7690; do wait_port $p || return 1; done
 }
 
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$samples"; }  # placement rep subject metric value
@@ -137,7 +142,8 @@ for placement in ${PLACEMENTS:-spread shared onecpu}; do
   echo "== placement $placement: client cpu$cli, backends cpu$srv, proxies $([[ -n $px ]] && echo "cpu$px" || echo unpinned)"
   start_all "$srv" "$px" || { cleanup; continue; }
   for rep in $(seq 1 "$reps"); do
-    for s in Direct HAProxy Default Bound4 Bound16 Bound64 Unbounded UserSpace; do iperf $placement $rep $s 1 $cli; done
+    for s in ${SUBJECTS:-Direct HAProxy Default Bound4 Bound16 Bound32 Bound64 Unbounded UserSpace}; do iperf $placement $rep $s 1 $cli; done
+    if [[ -n ${SUBJECTS:-} ]]; then echo "  rep $rep done ($(( $(date +%s) - started ))s)"; continue; fi
     if [[ $placement != spread ]]; then  # both directions bulk: the case the placement rule looks for
       for s in Direct HAProxy Default Bound16 UserSpace; do iperf $placement $rep $s bidir $cli; done
     fi
@@ -152,7 +158,8 @@ for placement in ${PLACEMENTS:-spread shared onecpu}; do
   grep -h "^route" "$work/unbounded.log" | sed "s/^/  $placement Unbounded (bench proxy): /" >>"$work/notes.txt"
 done
 
-python3 - "$samples" "$work/notes.txt" "$secs" "$reps" <<'PY' | tee benchmarks/results/forwarder-bound.md
+cmd="${PLACEMENTS:+PLACEMENTS=\"$PLACEMENTS\" }${SUBJECTS:+SUBJECTS=\"$SUBJECTS\" }benchmarks/forwarder/bound.sh $secs $reps"
+python3 - "$samples" "$work/notes.txt" "$cmd" <<'PY' | tee "$out"
 import sys, statistics, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 v = collections.defaultdict(dict)  # (placement, metric, subject) -> rep -> value
@@ -169,11 +176,11 @@ def cell(placement, metric, subject, peer):
 def med(placement, metric, subject):
     a = v.get((placement, metric, subject))
     return f"{statistics.median(a.values()):.1f} [{min(a.values()):.1f}–{max(a.values()):.1f}]" if a else "–"
-print(f"# Sockmap queue bound (benchmarks/forwarder/bound.sh {sys.argv[3]} {sys.argv[4]})\n")
+print(f"# Sockmap queue bound (`{sys.argv[3]}`)\n")
 print("Ratios are medians [min–max] of per-repetition ratios against a peer measured in the same repetition.\n")
 for placement, metrics in (("spread", ("iperf1_gbps", "iperf4_gbps", "p99_us", "p50_us", "redis_rps")), ("shared", ("iperf1_gbps", "iperfbidir_gbps")), ("onecpu", ("iperf1_gbps", "iperfbidir_gbps"))):
     for metric in metrics:
-        subjects = [s for s in ("Direct", "HAProxy", "Default", "Bound4", "Bound16", "Bound64", "Unbounded", "UserSpace") if (placement, metric, s) in v]
+        subjects = [s for s in ("Direct", "HAProxy", "Default", "Bound4", "Bound16", "Bound32", "Bound64", "Unbounded", "UserSpace") if (placement, metric, s) in v]
         if not subjects:
             continue
         print(f"## {placement}: {metric}\n")
@@ -191,4 +198,4 @@ except FileNotFoundError:
 print("```")
 PY
 cp "$samples" "$raw/forwarder-bound.tsv"
-echo "== bound benchmark done in $(( $(date +%s) - started ))s: benchmarks/results/forwarder-bound.md"
+echo "== bound benchmark done in $(( $(date +%s) - started ))s: $out"
