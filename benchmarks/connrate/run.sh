@@ -5,13 +5,15 @@
 # Placement: client on cpu0, backends on cpu1, proxies unpinned (the issue's set-up).
 #   conn     : connection per exchange (connect, 1 KiB each way, shutdown, end of stream, close) with 1, 16 and 256
 #              concurrent clients: connections/s, p50/p99 of the whole connection, proxy CPU-seconds per 1,000
-#              connections (utime+stime from /proc/PID/stat, every process of the proxy);
+#              connections (utime+stime from /proc/PID/stat, every process of the proxy), and each CPU's idle share
+#              during the run (/proc/stat: idle time left while the client has connections open is time lost);
 #              server-first (the backend sends 1 KiB first): time to first byte p50/p99 at the client.
 #   redis    : redis-benchmark -t get, 50 clients, no pipelining: persistent connections and -k 0 (one per request).
 #   pg       : pgbench -S (select-only): persistent connections and -C (a new connection per transaction).
 # Subjects run interleaved within each repetition; every figure is a ratio to a peer of the same run, median [min-max].
 # Output: benchmarks/results/raw/connrate.json (schema: benchmarks/README.md) and benchmarks/results/connrate.md.
 # Usage: benchmarks/connrate/run.sh [--quick|--full] [--suites conn,redis,pg] [--subjects "Direct HAProxy ..."]
+#        LEVELS="16 256" for only those client counts in the conn suite (default "1 16 256").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,7 +30,7 @@ while (($#)); do
 done
 if [[ $mode == quick ]]; then secs=0.5; warm=0.2; pg_secs=1; reps=5; redis_n=10000; redis_k0_n=2000; first_levels=(1)
 else secs=3; warm=0.5; pg_secs=3; reps=3; redis_n=100000; redis_k0_n=20000; first_levels=(1 16); fi
-levels=(1 16 256)
+levels=(${LEVELS:-1 16 256})
 
 for tool in haproxy nginx taskset python3; do
   command -v $tool >/dev/null || { echo "missing $tool: run bash eng/install-prereqs.sh --bench" >&2; exit 1; }
@@ -153,11 +155,24 @@ hz=$(getconf CLK_TCK)
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$samples"; }
 port_of() { if [[ $1 == Direct ]]; then echo "790$2"; else echo "${base[$1]}$2"; fi; }
 
+idle_shares() { # idle_shares <scenario> <subject> <cpu0/cpu1 lines of /proc/stat before> <after>: each CPU's idle share of the run
+  python3 - "$@" >>"$samples" <<'PY'
+import sys
+scenario, subject, before, after = sys.argv[1:5]
+for a, b in zip(before.splitlines(), after.splitlines()):
+    d = [int(y) - int(x) for x, y in zip(a.split()[1:9], b.split()[1:9])]
+    if sum(d):
+        print(f"{scenario}\t{subject}\tidle_{a.split()[0]}\t{(d[3] + d[4]) / sum(d):.3f}")
+PY
+}
+
 conn_run() { # conn_run <scenario> <subject> <concurrency> <backend digit> [greeting]
   local scenario=$1 s=$2 c=$3 digit=$4 greeting=${5:-0} pid=${proxy_pid[$2]:-} t0 t1 line
   t0=$([[ -n $pid ]] && proc_ticks "$pid" || echo 0)
+  local cpus0; cpus0=$(grep '^cpu[01] ' /proc/stat)
   line=$(taskset -c 0 "${app[@]}" client --port "$(port_of "$s" "$digit")" --concurrency "$c" --seconds "$secs" --warmup "$warm" --size 1024 --greeting "$greeting" 2>&1)
   t1=$([[ -n $pid ]] && proc_ticks "$pid" || echo 0)
+  idle_shares "$scenario" "$s" "$cpus0" "$(grep '^cpu[01] ' /proc/stat)"
   python3 - "$line" "$scenario" "$s" "$((t1 - t0))" "$hz" "$greeting" >>"$samples" <<'PY' || echo "  $scenario $s failed: $line" >&2
 import json, sys
 d = json.loads(sys.argv[1]); scenario, s, ticks, hz, greeting = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])

@@ -28,6 +28,8 @@ METRICS = {  # metric: (label, unit, higher is better)
     "ttfb_p50_us": ("time to first byte p50", "us", False),
     "ttfb_p99_us": ("time to first byte p99", "us", False),
     "cpu_s_per_1k": ("proxy CPU per 1,000 connections", "CPU s", False),
+    "idle_cpu0": ("cpu0 idle during the run (client's CPU)", "share", False),
+    "idle_cpu1": ("cpu1 idle during the run (backends' CPU)", "share", False),
     "rps": ("requests/s", "req/s", True),
     "tps": ("transactions/s", "tps", True),
     "errors": ("client errors", "count", False),
