@@ -13,6 +13,7 @@
 # redis-benchmark -t get,set -c 50 (keep-alive) on the default route; and per subject, from /bpfsteer/status at the
 # end of each placement, the largest backlog one direction of one connection reached (redirected, not yet in the peer's
 # send queue), the route's kernel-queue peak, the process budget's peak and the parks by reason.
+# Each CPU's idle share during every iperf3 run is recorded too (tables for the spread placement).
 # Output: $OUT, default benchmarks/results/forwarder-bound.md (+ raw samples in benchmarks/results/raw/forwarder-bound.tsv).
 # Usage: benchmarks/forwarder/bound.sh [seconds per iperf3 run (3)] [repetitions (3)]
 #   PLACEMENTS="spread" for one placement (default "spread shared onecpu"); SUBJECTS="HAProxy Default Bound32 UserSpace" for
@@ -97,10 +98,20 @@ port_of() { [[ $1 == Direct ]] && echo "710$2" || echo "${base[$1]}$2"; }
 iperf() { # iperf <placement> <rep> <subject> <streams, or "bidir" for one stream each way> <client cpu>
   local port; port=$(port_of "$3" 1)
   local args=(-P "$4"); [[ $4 == bidir ]] && args=(-P 1 --bidir)
+  local before; before=$(grep '^cpu[01] ' /proc/stat)
   local g; g=$(taskset -c "$5" iperf3 -c 127.0.0.1 -p "$port" "${args[@]}" -t "$secs" -J 2>/dev/null \
     | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; g=(e["sum_received"]["bits_per_second"]+e.get("sum_received_bidir_reverse",{"bits_per_second":0})["bits_per_second"])/1e9; assert g > 0; print(g)' 2>/dev/null) \
     || { echo "  iperf3 $3 ${args[*]} failed" >&2; return; }
   record "$1" "$2" "$3" "iperf$4_gbps" "$g"
+  # Each CPU's idle share during the run (/proc/stat): which CPU limits the stream, and how much room the other had.
+  local cpu idle
+  while read -r cpu idle; do record "$1" "$2" "$3" "${cpu}_idle_iperf$4" "$idle"; done < <(python3 - "$before" "$(grep '^cpu[01] ' /proc/stat)" <<'PY'
+import sys
+for a, b in zip(sys.argv[1].splitlines(), sys.argv[2].splitlines()):
+    d = [int(y) - int(x) for x, y in zip(a.split()[1:9], b.split()[1:9])]
+    print(a.split()[0], f"{(d[3] + d[4]) / max(1, sum(d)):.3f}")
+PY
+)
 }
 pingpong() { # pingpong <placement> <rep> <subject> <client cpu>
   local line; line=$(taskset -c "$4" dotnet "$bench" forwarder pingpong --target "$(port_of "$3" 2)" --count 5000 --size 1024 2>/dev/null) \
@@ -167,7 +178,7 @@ for placement, rep, subject, metric, value in rows:
     v[(placement, metric, subject)][rep] = float(value)
 def cell(placement, metric, subject, peer):
     a = v.get((placement, metric, subject)); b = v.get((placement, metric, peer))
-    if not a or not b:
+    if not a or not b or "_idle_" in metric:  # an idle share is read as it is, not as a ratio
         return "–"
     ratios = [a[r] / b[r] for r in a if b.get(r)]
     if not ratios:
@@ -175,10 +186,14 @@ def cell(placement, metric, subject, peer):
     return f"{statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}]"
 def med(placement, metric, subject):
     a = v.get((placement, metric, subject))
-    return f"{statistics.median(a.values()):.1f} [{min(a.values()):.1f}–{max(a.values()):.1f}]" if a else "–"
+    if not a:
+        return "–"
+    f = ".2f" if "_idle_" in metric else ".1f"
+    return f"{statistics.median(a.values()):{f}} [{min(a.values()):{f}}–{max(a.values()):{f}}]"
 print(f"# Sockmap queue bound (`{sys.argv[3]}`)\n")
 print("Ratios are medians [min–max] of per-repetition ratios against a peer measured in the same repetition.\n")
-for placement, metrics in (("spread", ("iperf1_gbps", "iperf4_gbps", "p99_us", "p50_us", "redis_rps")), ("shared", ("iperf1_gbps", "iperfbidir_gbps")), ("onecpu", ("iperf1_gbps", "iperfbidir_gbps"))):
+idle = ("cpu0_idle_iperf1", "cpu1_idle_iperf1", "cpu0_idle_iperf4", "cpu1_idle_iperf4")  # share of the run, 0..1
+for placement, metrics in (("spread", ("iperf1_gbps", "iperf4_gbps", "p99_us", "p50_us", "redis_rps") + idle), ("shared", ("iperf1_gbps", "iperfbidir_gbps")), ("onecpu", ("iperf1_gbps", "iperfbidir_gbps"))):
     for metric in metrics:
         subjects = [s for s in ("Direct", "HAProxy", "Default", "Bound4", "Bound16", "Bound32", "Bound64", "Unbounded", "UserSpace") if (placement, metric, s) in v]
         if not subjects:
