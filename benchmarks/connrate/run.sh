@@ -16,6 +16,7 @@
 #        LEVELS="16 256" for only those client counts in the conn suite (default "1 16 256").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source benchmarks/cpu-idle.sh
 
 mode=quick; suites=conn,redis,pg; subjects="Direct HAProxy Nginx ProxyHost SocketsHost"
 while (($#)); do
@@ -155,24 +156,14 @@ hz=$(getconf CLK_TCK)
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$samples"; }
 port_of() { if [[ $1 == Direct ]]; then echo "790$2"; else echo "${base[$1]}$2"; fi; }
 
-idle_shares() { # idle_shares <scenario> <subject> <cpu0/cpu1 lines of /proc/stat before> <after>: each CPU's idle share of the run
-  python3 - "$@" >>"$samples" <<'PY'
-import sys
-scenario, subject, before, after = sys.argv[1:5]
-for a, b in zip(before.splitlines(), after.splitlines()):
-    d = [int(y) - int(x) for x, y in zip(a.split()[1:9], b.split()[1:9])]
-    if sum(d):
-        print(f"{scenario}\t{subject}\tidle_{a.split()[0]}\t{(d[3] + d[4]) / sum(d):.3f}")
-PY
-}
-
 conn_run() { # conn_run <scenario> <subject> <concurrency> <backend digit> [greeting]
   local scenario=$1 s=$2 c=$3 digit=$4 greeting=${5:-0} pid=${proxy_pid[$2]:-} t0 t1 line
   t0=$([[ -n $pid ]] && proc_ticks "$pid" || echo 0)
-  local cpus0; cpus0=$(grep '^cpu[01] ' /proc/stat)
+  local cpus0; cpus0=$(cpu_stat)
   line=$(taskset -c 0 "${app[@]}" client --port "$(port_of "$s" "$digit")" --concurrency "$c" --seconds "$secs" --warmup "$warm" --size 1024 --greeting "$greeting" 2>&1)
   t1=$([[ -n $pid ]] && proc_ticks "$pid" || echo 0)
-  idle_shares "$scenario" "$s" "$cpus0" "$(grep '^cpu[01] ' /proc/stat)"
+  local cpu idle
+  while read -r cpu idle; do record "$scenario" "$s" "idle_$cpu" "$idle"; done < <(cpu_idle "$cpus0" "$(cpu_stat)")
   python3 - "$line" "$scenario" "$s" "$((t1 - t0))" "$hz" "$greeting" >>"$samples" <<'PY' || echo "  $scenario $s failed: $line" >&2
 import json, sys
 d = json.loads(sys.argv[1]); scenario, s, ticks, hz, greeting = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])

@@ -21,6 +21,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source benchmarks/forwarder/haproxy.sh
+source benchmarks/cpu-idle.sh
 secs=${1:-3}; reps=${2:-3}
 out=${OUT:-benchmarks/results/forwarder-bound.md}
 for tool in iperf3 haproxy redis-server redis-benchmark taskset python3; do
@@ -98,20 +99,14 @@ port_of() { [[ $1 == Direct ]] && echo "710$2" || echo "${base[$1]}$2"; }
 iperf() { # iperf <placement> <rep> <subject> <streams, or "bidir" for one stream each way> <client cpu>
   local port; port=$(port_of "$3" 1)
   local args=(-P "$4"); [[ $4 == bidir ]] && args=(-P 1 --bidir)
-  local before; before=$(grep '^cpu[01] ' /proc/stat)
+  local before; before=$(cpu_stat)
   local g; g=$(taskset -c "$5" iperf3 -c 127.0.0.1 -p "$port" "${args[@]}" -t "$secs" -J 2>/dev/null \
     | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]; g=(e["sum_received"]["bits_per_second"]+e.get("sum_received_bidir_reverse",{"bits_per_second":0})["bits_per_second"])/1e9; assert g > 0; print(g)' 2>/dev/null) \
     || { echo "  iperf3 $3 ${args[*]} failed" >&2; return; }
   record "$1" "$2" "$3" "iperf$4_gbps" "$g"
   # Each CPU's idle share during the run (/proc/stat): which CPU limits the stream, and how much room the other had.
   local cpu idle
-  while read -r cpu idle; do record "$1" "$2" "$3" "${cpu}_idle_iperf$4" "$idle"; done < <(python3 - "$before" "$(grep '^cpu[01] ' /proc/stat)" <<'PY'
-import sys
-for a, b in zip(sys.argv[1].splitlines(), sys.argv[2].splitlines()):
-    d = [int(y) - int(x) for x, y in zip(a.split()[1:9], b.split()[1:9])]
-    print(a.split()[0], f"{(d[3] + d[4]) / max(1, sum(d)):.3f}")
-PY
-)
+  while read -r cpu idle; do record "$1" "$2" "$3" "${cpu}_idle_iperf$4" "$idle"; done < <(cpu_idle "$before" "$(cpu_stat)")
 }
 pingpong() { # pingpong <placement> <rep> <subject> <client cpu>
   local line; line=$(taskset -c "$4" dotnet "$bench" forwarder pingpong --target "$(port_of "$3" 2)" --count 5000 --size 1024 2>/dev/null) \
