@@ -224,7 +224,6 @@ public sealed class KernelQueueBoundTests(ITestOutputHelper output)
             $"kernel memory growth not charged to TCP at most {Uncharged >> 20} MiB";
     }
 
-    /// <summary>Polls the status and /proc for <paramref name="duration"/>.</summary>
     /// <summary>
     /// Samples the status and the kernel's memory every 200 ms for <paramref name="duration"/>, then, while
     /// <paramref name="longerWhile"/> holds for what was seen so far, up to six times as long.
