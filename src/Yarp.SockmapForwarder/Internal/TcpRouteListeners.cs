@@ -72,9 +72,6 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
         }
     }
 
-    /// <summary>The spill-over of the CPU selector (null before the first route binds).</summary>
-    public TcpRouteBalancer? Balancer => _balancer;
-
     /// <summary>The loops started so far, by CPU.</summary>
     public IReadOnlyList<TcpRouteLoop> Loops
     {
