@@ -197,7 +197,7 @@ pg_run() { # pg_run <subject> <connect per transaction: 0|1>
 
 # Warm every subject before the first measured run: 5 s at 16 clients, then 3 s at one. A .NET host's JIT replaces its
 # first code (tier 0) in the first seconds of traffic; measured on a fresh ProxyHost (one client, 1 s runs): p99
-# 1.9-3.0 ms for the first 6-16 s of traffic, 0.6-0.8 ms after, and 0.6-0.8 ms from the first run after this warm-up.
+# 1.3-3.0 ms for the first 4-14 s of traffic, 0.6-0.9 ms after, and 0.6-0.8 ms in the first run after this warm-up.
 # WARMUP=0 measures the cold host instead.
 if [[ ${WARMUP:-1} != 0 && $suites == *conn* ]]; then
   for s in $subjects; do
