@@ -26,6 +26,7 @@ internal sealed class CpuIdleClock
     private readonly int[] _cpus;
     private readonly string[][] _stateFiles;
     private readonly long[] _lastIdle;
+    private readonly CpuIdleSource _source;
     private long _lastTimestamp;
     private bool _primed;
 
@@ -36,10 +37,8 @@ internal sealed class CpuIdleClock
         _cpus = cpus.ToArray();
         _lastIdle = new long[_cpus.Length];
         _stateFiles = source == CpuIdleSource.CpuIdle ? _cpus.Select(StateFiles).ToArray() : [];
-        Source = source;
+        _source = source;
     }
-
-    public CpuIdleSource Source { get; }
 
     /// <summary>cpuidle where every one of <paramref name="cpus"/> has an idle state, else /proc/stat.</summary>
     public static CpuIdleSource Detect(IReadOnlyList<int> cpus) =>
@@ -53,7 +52,7 @@ internal sealed class CpuIdleClock
     {
         var now = Stopwatch.GetTimestamp();
         var current = new long[_cpus.Length];
-        var read = Source == CpuIdleSource.CpuIdle ? TryReadCpuIdle(current) : TryReadProcStat(current);
+        var read = _source == CpuIdleSource.CpuIdle ? TryReadCpuIdle(current) : TryReadProcStat(current);
         var elapsedMicros = Stopwatch.GetElapsedTime(_lastTimestamp, now).Ticks / TimeSpan.TicksPerMicrosecond;
         var valid = read && _primed && elapsedMicros > 0;
         if (valid)
