@@ -12,7 +12,7 @@ namespace Yarp.SockmapForwarder.Internal;
 /// loop (a route with a <c>Cpu</c> listens on that CPU's loop only). Member i is listened i-th, so its group index is
 /// i and the classic-BPF CPU selector (<see cref="ReuseportCpuProgram"/>) hands each new connection to the member of
 /// the CPU that received it: <b>that is where its CPU is chosen</b> (with spill-over to a colder CPU's loop when the
-/// receiving CPU is saturated: <see cref="TcpRouteBalancer"/>). Every member also carries SO_INCOMING_CPU = its loop's
+/// receiving CPU is saturated: <see cref="ReuseportBalancer"/>). Every member also carries SO_INCOMING_CPU = its loop's
 /// CPU, which the kernel's hash fallback prefers when the program is missing.
 /// </summary>
 internal sealed class TcpRouteListener
@@ -22,7 +22,7 @@ internal sealed class TcpRouteListener
     private readonly List<Member> _members;
 
     private readonly List<System.Net.Sockets.Socket> _balanced = new();
-    private TcpRouteBalancer? _balancer;
+    private ReuseportBalancer? _balancer;
 
     private TcpRouteListener(TcpRouteState route, ListenAddress listen, List<Member> members, string boundEndPoint, int boundPort)
     {
@@ -48,7 +48,7 @@ internal sealed class TcpRouteListener
     public bool SelectorAttached { get; private init; }
 
     /// <summary>Binds and listens on every loop of <paramref name="loops"/>, then starts accepting. Throws AddressInUseException when taken.</summary>
-    public static async Task<TcpRouteListener> BindAsync(TcpRouteState route, ListenAddress listen, IReadOnlyList<TcpRouteLoop> loops, TcpRouteBalancer balancer)
+    public static async Task<TcpRouteListener> BindAsync(TcpRouteState route, ListenAddress listen, IReadOnlyList<TcpRouteLoop> loops, ReuseportBalancer balancer)
     {
         var members = new List<Member>();
         var balanced = new List<System.Net.Sockets.Socket>();

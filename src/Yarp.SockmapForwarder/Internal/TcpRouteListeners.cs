@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using BpfSteer.Internal;
 using BpfSteer.Interop;
 using Microsoft.Extensions.Logging;
 using Yarp.SockmapForwarder.DataPath;
@@ -20,7 +21,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
     private readonly Dictionary<int, TcpRouteLoop> _loops = new();
     private readonly ILoggerFactory _loggerFactory;
     private int[]? _cpus;
-    private TcpRouteBalancer? _balancer;
+    private ReuseportBalancer? _balancer;
     private bool _disposed;
 
     public TcpRouteListeners(TcpRouteTable table, DestinationConnector connector, ITcpConnectionForwarder forwarder, SockmapForwarderMetrics metrics,
@@ -189,7 +190,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
             if (_cpus is null)
             {
                 _cpus = UsableCpus();
-                _balancer = new TcpRouteBalancer(_cpus, Logger);
+                _balancer = new ReuseportBalancer(_cpus, state => SockmapForwarderLog.SpillChanged(Logger, state));
             }
             int[] wanted = cpu is int c ? [c] : _cpus;
             var loops = new TcpRouteLoop[wanted.Length];

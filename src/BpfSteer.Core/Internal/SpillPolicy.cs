@@ -1,9 +1,7 @@
-using BpfSteer.Internal;
-
-namespace Yarp.SockmapForwarder.Internal;
+namespace BpfSteer.Internal;
 
 /// <summary>
-/// The TCP routes' spill rule, a pure function of each CPU's idle share (smoothed by <see cref="TcpRouteBalancer"/>): a
+/// The spill rule of the CPU selectors, a pure function of each CPU's idle share (smoothed by <see cref="ReuseportBalancer"/>): a
 /// CPU that has almost no idle time left spills a growing share of its new connections to the CPU with the most idle
 /// time, while that CPU has more idle time than it; the share shrinks again once the target has less idle time than
 /// the source (it spilled too much), or once the source has plenty of room. The share moves by half the idle

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Yarp.SockmapForwarder.Internal;
+namespace BpfSteer.Internal;
 
 /// <summary>Where <see cref="CpuIdleClock"/> reads idle time.</summary>
 internal enum CpuIdleSource

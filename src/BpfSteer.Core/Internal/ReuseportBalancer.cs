@@ -1,20 +1,19 @@
 using System.Net.Sockets;
-using BpfSteer.Internal;
 using BpfSteer.Interop;
-using Microsoft.Extensions.Logging;
 
-namespace Yarp.SockmapForwarder.Internal;
+namespace BpfSteer.Internal;
 
 /// <summary>
-/// Keeps the TCP routes' CPU selector honest under load. The selector puts a new connection on the loop of the CPU that
-/// received it (locality: no cross-CPU hop). When that CPU has no idle time left — on loopback, the client's own CPU —
-/// while another loop's CPU waits for work, every 200 ms this moves a share of the busy CPU's new connections to the
-/// idlest CPU (<see cref="ReuseportSpillProgram"/>: the kernel draws a random number per connection, so no connection
-/// is ever handed between threads), and gives the share back as the idle time evens out (<see cref="SpillPolicy"/>).
-/// Idle time is read per CPU (<see cref="CpuIdleClock"/>), so it counts everything that runs there, not only this
-/// process, and is smoothed over periods so that one noisy period does not move the share.
+/// Keeps a CPU selector honest under load; used by the transport's listeners and by the TCP routes. The selector puts a
+/// new connection on the worker (or route loop) of the CPU that received it: locality, no cross-CPU hop. When that CPU
+/// has no idle time left — on loopback, the client's own CPU; behind a NIC with one receive queue, the CPU that takes
+/// its interrupts — while another member's CPU waits for work, every 200 ms this moves a share of the busy CPU's new
+/// connections to the idlest CPU (<see cref="ReuseportSpillProgram"/>: the kernel draws a random number per connection,
+/// so no connection is ever handed between threads), and gives the share back as the idle time evens out
+/// (<see cref="SpillPolicy"/>). Idle time is read per CPU (<see cref="CpuIdleClock"/>), so it counts everything that
+/// runs there, not only this process, and is smoothed over periods so that one noisy period does not move the share.
 /// </summary>
-internal sealed class TcpRouteBalancer : IDisposable
+internal sealed class ReuseportBalancer : IDisposable
 {
     private const int PeriodMs = 200;
     private const double Smoothing = 0.5; // weight of the newest period in each CPU's idle share
@@ -25,25 +24,40 @@ internal sealed class TcpRouteBalancer : IDisposable
     private readonly Dictionary<int, double> _idle = new();
     private readonly Dictionary<int, ReuseportSpillProgram.Spill> _spill = new();
     private readonly CpuIdleClock _clock;
-    private readonly ILogger _logger;
+    private readonly Action<string> _spillChanged;
     private readonly Timer _timer;
     private readonly int[] _cpus;
 
-    public TcpRouteBalancer(IReadOnlyList<int> cpus, ILogger logger)
+    /// <param name="cpus">The CPUs whose members may spill to each other.</param>
+    /// <param name="spillChanged">Called (under the balancer's lock) with a description of every change, for the owner's log.</param>
+    public ReuseportBalancer(IReadOnlyList<int> cpus, Action<string> spillChanged)
     {
         _cpus = cpus.ToArray();
-        _logger = logger;
+        _spillChanged = spillChanged;
         _clock = new CpuIdleClock(_cpus, CpuIdleClock.Detect(_cpus));
         foreach (var cpu in _cpus)
         {
             _spill[cpu] = new(0, cpu);
         }
-        _timer = new Timer(static s => ((TcpRouteBalancer)s!).Balance(), this, Timeout.Infinite, Timeout.Infinite);
+        _timer = new Timer(static s => ((ReuseportBalancer)s!).Balance(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     private sealed record Group(Socket First, int[] MemberCpus);
 
-    /// <summary>Starts balancing a reuseport group (its first member carries the program); returns whether the selector attached.</summary>
+    /// <summary>The spill of <paramref name="cpu"/> now: the share of its new connections that go to <c>Target</c>'s member (a CPU).</summary>
+    public ReuseportSpillProgram.Spill SpillOf(int cpu)
+    {
+        lock (_sync)
+        {
+            return _spill.GetValueOrDefault(cpu, new(0, cpu));
+        }
+    }
+
+    /// <summary>
+    /// Starts balancing a reuseport group: attaches the selector with the current spill to its first member (which
+    /// carries the program for the group) and re-attaches it whenever the spill changes, until <see cref="Remove"/>.
+    /// Returns whether the selector attached.
+    /// </summary>
     public bool Add(Socket first, int[] memberCpus)
     {
         lock (_sync)
@@ -59,6 +73,7 @@ internal sealed class TcpRouteBalancer : IDisposable
         }
     }
 
+    /// <summary>Stops re-attaching to the group of <paramref name="first"/>; once it returns, no attach of this balancer is in flight.</summary>
     public void Remove(Socket first)
     {
         lock (_sync)
@@ -97,7 +112,7 @@ internal sealed class TcpRouteBalancer : IDisposable
             }
             if (changed)
             {
-                SockmapForwarderLog.SpillChanged(_logger, string.Join(", ", _cpus.Select(c => $"cpu{c} {_idle[c]:P0} idle, spills {_spill[c].Share:P0} to cpu{_spill[c].Target}")));
+                _spillChanged(string.Join(", ", _cpus.Select(c => $"cpu{c} {_idle[c]:P0} idle, spills {_spill[c].Share:P0} to cpu{_spill[c].Target}")));
                 foreach (var group in _groups)
                 {
                     Attach(group);
@@ -128,5 +143,12 @@ internal sealed class TcpRouteBalancer : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            _groups.Clear();
+            _timer.Dispose();
+        }
+    }
 }

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using BpfSteer.Internal;
-using Yarp.SockmapForwarder.Internal;
+using BpfSteer.Testing;
 
-namespace Yarp.SockmapForwarder.Tests;
+namespace BpfSteer.Core.Tests;
 
 /// <summary>
-/// The TCP routes' spill rule (<see cref="SpillPolicy"/>), alone and driven by a model of a closed loop on two CPUs, and
+/// The CPU selectors' spill rule (<see cref="SpillPolicy"/>), alone and driven by a model of a closed loop on two CPUs, and
 /// the idle clock that feeds it (<see cref="CpuIdleClock"/>) on this machine's real counters.
 /// </summary>
 public class SpillPolicyTests
