@@ -22,6 +22,17 @@ public sealed class BpfSteerTransportOptions
     public ReuseportSelector Selector { get; set; } = ReuseportSelector.Cbpf;
 
     /// <summary>
+    /// With the <see cref="ReuseportSelector.Cbpf"/> selector: when the CPU that receives new connections has no idle
+    /// time left while another worker's CPU waits for work (all clients behind one NIC receive queue, or on loopback
+    /// behind one client's CPU), a share of that CPU's new connections goes to the idlest worker instead, re-judged
+    /// every 200 ms from each CPU's idle time and given back as the load evens out. The selector then draws each
+    /// connection's worker in the kernel; an accepted connection never moves between workers. The current shares are
+    /// in <see cref="BpfSteerWorkerStatus.SpillShare"/>. Has no effect with the other selectors or a single worker.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="true"/> (measured: README, "Spill-over").</remarks>
+    public bool SpillOver { get; set; } = true;
+
+    /// <summary>
     /// When attaching the selector fails (e.g. missing CAP_NET_ADMIN), log a warning and continue with plain reuseport
     /// hashing instead of failing the bind.
     /// </summary>

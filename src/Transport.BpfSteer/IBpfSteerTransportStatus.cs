@@ -62,6 +62,15 @@ public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingC
     /// <summary>Upstream connections in this worker's pools now.</summary>
     public long UpstreamOpenConnections { get; init; }
 
+    /// <summary>
+    /// The share (0 to 0.9) of the new connections received on this worker's CPU that the selector currently sends to
+    /// the worker on <see cref="SpillTargetCpu"/> instead (<see cref="BpfSteerTransportOptions.SpillOver"/>); 0 when none.
+    /// </summary>
+    public double SpillShare { get; init; }
+
+    /// <summary>The CPU of the worker that receives <see cref="SpillShare"/>; null when the share is 0.</summary>
+    public int? SpillTargetCpu { get; init; }
+
     /// <summary><see cref="UpstreamOperationsOnWorkerCpu"/> / <see cref="UpstreamOperations"/>, or null before any.</summary>
     public double? UpstreamLocality => UpstreamOperations == 0 ? null : (double)UpstreamOperationsOnWorkerCpu / UpstreamOperations;
 }

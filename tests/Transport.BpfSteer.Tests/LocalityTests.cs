@@ -24,6 +24,7 @@ public class LocalityTests(ITestOutputHelper output)
         {
             o.Cpus = cpus;
             o.Selector = selector;
+            o.SpillOver = false; // the selector's own mapping; spill-over moves connections on purpose (SpillOverTests)
         });
         var landings = await RunClientsAsync(app, cpus);
         var matched = landings.Count(l => l.WorkerCpu == l.IncomingCpu && l.WorkerCpu == l.ClientCpu);

@@ -37,6 +37,15 @@ internal static class StatusJsonWriter
                 w.WriteNumber("activeConnections", worker.ActiveConnections);
                 w.WriteNumber("acceptResourceFailures", worker.AcceptResourceFailures);
                 w.WriteNumber("acceptPauses", worker.AcceptPauses);
+                w.WriteNumber("spillShare", Math.Round(worker.SpillShare, 3));
+                if (worker.SpillTargetCpu is int target)
+                {
+                    w.WriteNumber("spillTargetCpu", target);
+                }
+                else
+                {
+                    w.WriteNull("spillTargetCpu");
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

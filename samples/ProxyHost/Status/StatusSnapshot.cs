@@ -19,7 +19,7 @@ internal sealed record StatusSnapshot(
     /// <summary>The BpfSteer transport; null when Kestrel runs on another transport.</summary>
     internal sealed record TransportDto(string Selector, string SelectorDetail, IReadOnlyList<string> Endpoints, IReadOnlyList<WorkerDto> Workers);
 
-    internal sealed record WorkerDto(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections, long AcceptResourceFailures, long AcceptPauses);
+    internal sealed record WorkerDto(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections, long AcceptResourceFailures, long AcceptPauses, double SpillShare, int? SpillTargetCpu);
 
     /// <summary>A TCP passthrough route. <c>Mode</c> is "Sockmap" or "UserSpace"; <c>Cpu</c> is the requested CPU or null.</summary>
     internal sealed record RouteDto(

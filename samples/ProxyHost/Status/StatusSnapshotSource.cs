@@ -32,7 +32,7 @@ internal sealed class StatusSnapshotSource
         {
             transport = new StatusSnapshot.TransportDto(
                 t.Selector.ToString(), t.SelectorDetail, t.Endpoints.ToList(),
-                t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections, w.AcceptResourceFailures, w.AcceptPauses)).ToList());
+                t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections, w.AcceptResourceFailures, w.AcceptPauses, w.SpillShare, w.SpillTargetCpu)).ToList());
         }
 
         var routes = new List<StatusSnapshot.RouteDto>();

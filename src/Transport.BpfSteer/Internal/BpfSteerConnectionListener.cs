@@ -20,6 +20,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
     private readonly SemaphoreSlim _unbindLock = new(1, 1);
     private ReuseportGroup? _group;
+    private System.Net.Sockets.Socket? _balanced; // the member that carries the program, while the balancer re-attaches it
     private WorkerListener[] _members = [];
     private bool _unbound;
     private bool _disposed;
@@ -61,6 +62,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         }
         catch
         {
+            StopBalancing();
             _group = null;
             group.Dispose();
             throw;
@@ -103,6 +105,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
                 return;
             }
             _unbound = true;
+            StopBalancing();
             if (_group.DetachSelector())
             {
                 BpfSteerLog.SelectorDetached(_logger, EndPointText);
@@ -162,6 +165,7 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             {
                 return;
             }
+            StopBalancing();
             var detached = _group.DetachSelector();
             _group.CloseMember(worker.Index);
             _state.OnSelectorChanged(detached ? ReuseportSelector.None : _state.Selector, detached
@@ -172,6 +176,16 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
         finally
         {
             _unbindLock.Release();
+        }
+    }
+
+    /// <summary>Before the program is detached or the group changes: the balancer must not attach it again.</summary>
+    private void StopBalancing()
+    {
+        if (_balanced is not null)
+        {
+            _pool.Balancer?.Remove(_balanced);
+            _balanced = null;
         }
     }
 
@@ -201,6 +215,12 @@ internal sealed class BpfSteerConnectionListener : IConnectionListener
             var attach = group.TryAttachCbpf(cpus);
             if (attach.IsSuccess)
             {
+                if (_pool.Balancer is { } balancer)
+                {
+                    _balanced = group.Member(0);
+                    balancer.Add(_balanced, cpus.ToArray());
+                    return (ReuseportSelector.Cbpf, $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}], with spill-over to an idle worker's CPU (SpillOver).");
+                }
                 return (ReuseportSelector.Cbpf, $"cBPF CPU → group index program for CPUs [{string.Join(",", cpus)}].");
             }
             error = BpfSteer.Interop.ErrnoMap.ToException(attach.Errno, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "BpfSteer:Transport:Selector");

@@ -25,7 +25,16 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
     public BpfSteerTransportState(IMeterFactory? meterFactory = null)
         => _metrics = new TransportMetrics(meterFactory, () => WorkersInOrder());
 
-    public IReadOnlyList<BpfSteerWorkerStatus> Workers => WorkersInOrder().Select(c => c.Snapshot()).ToArray();
+    public IReadOnlyList<BpfSteerWorkerStatus> Workers
+    {
+        get
+        {
+            var balancer = _pool?.Balancer;
+            return WorkersInOrder().Select(c => balancer?.SpillOf(c.Cpu) is { Share: > 0 } spill
+                ? c.Snapshot() with { SpillShare = spill.Share, SpillTargetCpu = spill.Target }
+                : c.Snapshot()).ToArray();
+        }
+    }
 
     public IReadOnlyList<IWorkerLoop> Loops => _pool?.Loops ?? [];
 
@@ -55,7 +64,8 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
             if (_pool is null)
             {
                 _pool = await WorkerPool.StartAsync(cpus, cpu => _counters.GetOrAdd(cpu, c => new WorkerCounters(c)),
-                    memoryPoolFactory, loggerFactory, options.ApplicationScheduling == ApplicationScheduling.Inline).ConfigureAwait(false);
+                    memoryPoolFactory, loggerFactory, options.ApplicationScheduling == ApplicationScheduling.Inline,
+                    spillOver: options.SpillOver && options.Selector == ReuseportSelector.Cbpf).ConfigureAwait(false);
                 _migrating = options.MigrateQueuedConnections && TcpMigrateRequest.Acquire(loggerFactory.CreateLogger<WorkerPool>());
             }
             else if (!_pool.Cpus.SequenceEqual(cpus))

@@ -1,4 +1,5 @@
 using System.Buffers;
+using BpfSteer.Internal;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -21,16 +22,23 @@ internal sealed class WorkerPool
 
     public IReadOnlyList<int> Cpus { get; }
 
+    /// <summary>Moves a share of a saturated CPU's new connections to an idle worker (SpillOver); null when off.</summary>
+    public ReuseportBalancer? Balancer { get; private set; }
+
     public List<Worker> Workers { get; } = new();
 
     /// <summary>The workers as <see cref="IWorkerLoop"/>s, in the same order.</summary>
     public IReadOnlyList<IWorkerLoop> Loops => Workers;
 
     public static async Task<WorkerPool> StartAsync(IReadOnlyList<int> cpus, Func<int, WorkerCounters> counters,
-        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication)
+        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication, bool spillOver)
     {
         var pool = new WorkerPool(cpus, loggerFactory.CreateLogger<WorkerPool>());
         var logger = loggerFactory.CreateLogger("BpfSteer.Transport.Worker");
+        if (spillOver && cpus.Count > 1)
+        {
+            pool.Balancer = new ReuseportBalancer(cpus, state => BpfSteerLog.SpillChanged(pool._logger, state));
+        }
         for (var i = 0; i < cpus.Count; i++)
         {
             // One memory pool per worker: its blocks are touched by that worker's CPU.
@@ -58,6 +66,7 @@ internal sealed class WorkerPool
     public async Task StopAsync()
     {
         _watchdog?.Dispose();
+        Balancer?.Dispose();
         var deadline = DateTime.UtcNow + DrainTimeout;
         foreach (var worker in Workers)
         {
