@@ -8,6 +8,7 @@
 #   bpfsteer-inline      BpfSteer, ApplicationScheduling=Inline (request processing on the accepting worker; the default)
 #   bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
 #   bpfsteer-ebpf        BpfSteer, Inline, eBPF selector instead of the default cBPF one
+#   bpfsteer-nospill     BpfSteer, default settings but SpillOver=false (not in the default list; VARIANTS/H2_VARIANTS)
 # CPU placement (2-core VM): server process and wrk both confined to CPUs $CPUS with taskset; BpfSteer runs one
 # pinned worker per CPU; wrk -t2 so both CPUs originate connections (on loopback the SYN is received on the client's
 # CPU, which is what the cBPF selector steers by). Written into the results.
@@ -61,15 +62,16 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() { # variant [protocols]
-  local transport=sockets scheduling=Inline selector=Cbpf protocols=${2:-Http1} probe=()
+  local transport=sockets scheduling=Inline selector=Cbpf protocols=${2:-Http1} probe=() env=()
   [[ "$protocols" == Http2 ]] && probe=(--http2-prior-knowledge)
   case "$1" in
     bpfsteer-inline) transport=bpfsteer; scheduling=Inline ;;
     bpfsteer-threadpool) transport=bpfsteer; scheduling=ThreadPool ;;
     bpfsteer-ebpf) transport=bpfsteer; scheduling=Inline; selector=Ebpf ;;
     bpfsteer-noselector) transport=bpfsteer; scheduling=Inline; selector=None ;;
+    bpfsteer-nospill) transport=bpfsteer; scheduling=Inline; env=(env BpfSteer__Transport__SpillOver=false) ;;
   esac
-  taskset -c "$CPUS" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --selector "$selector" \
+  taskset -c "$CPUS" "${env[@]}" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --selector "$selector" \
     --protocols "$protocols" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
