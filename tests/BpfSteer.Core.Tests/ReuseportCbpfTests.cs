@@ -71,6 +71,73 @@ public class ReuseportCbpfTests
     }
 
     [Fact]
+    public async Task AttachReuseportCbpf_ReplacedWhileClientsConnect_EverySynSelectedByAProgram()
+    {
+        // Members for CPUs 0, 1 and 7: only the kernel's hash fallback (no program in force) would pick member 2, since
+        // no SYN is received on CPU 7. One program keeps CPU 0's connections on member 0, the other spills them all to
+        // member 1; a thread on CPU 1 swaps them as fast as it can while clients on CPU 0 connect.
+        var landed = await SwapWhileConnectingAsync(detachBetween: false);
+        Assert.Equal(0, landed[2]);
+        Assert.True(landed[0] > 0 && landed[1] > 0, $"both programs should have placed connections: [{string.Join(",", landed)}]");
+    }
+
+    /// <summary>
+    /// Connections from CPU 0 (10 batches of 100) while another thread re-attaches two programs in turn; the count per
+    /// member. With <paramref name="detachBetween"/> the swapper detaches before each attach (the design-time check
+    /// that a moment without a program shows up as connections on member 2).
+    /// </summary>
+    private static async Task<int[]> SwapWhileConnectingAsync(bool detachBetween)
+    {
+        using var group = ReuseportGroup.Create(3);
+        int[] cpus = [0, 1, 7];
+        var keep = ReuseportSpillProgram.Build(cpus, [new(0, 0), new(0, 1), new(0, 2)]);
+        var spill = ReuseportSpillProgram.Build(cpus, [new(1, 1), new(0, 1), new(0, 2)]);
+        Assert.True(NativeSocket.TryAttachReuseportCbpf(group.Members[0].SafeHandle, keep).IsSuccess);
+        using var stop = new CancellationTokenSource();
+        var swaps = PinnedThread.RunAsync(1, () =>
+        {
+            var n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                if (detachBetween)
+                {
+                    NativeSocket.TrySetInt(group.Members[0].SafeHandle, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, 0);
+                }
+                Assert.True(NativeSocket.TryAttachReuseportCbpf(group.Members[0].SafeHandle, n++ % 2 == 0 ? spill : keep).IsSuccess);
+            }
+            return n;
+        });
+        var landed = new int[3];
+        try
+        {
+            for (var batch = 0; batch < 10; batch++)
+            {
+                const int connections = 100;
+                var clients = await PinnedThread.RunAsync(0, () => Enumerable.Range(0, connections).Select(_ => Connect(group.Port)).ToList()).DefaultTimeout();
+                try
+                {
+                    var counts = group.DrainCounts(connections);
+                    Assert.Equal(connections, counts.Sum());
+                    for (var i = 0; i < 3; i++)
+                    {
+                        landed[i] += counts[i];
+                    }
+                }
+                finally
+                {
+                    clients.ForEach(c => c.Dispose());
+                }
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+        }
+        Assert.True(await swaps.DefaultTimeout() > 100, "the programs were hardly swapped");
+        return landed;
+    }
+
+    [Fact]
     public void Build_CpusZeroToNMinusOne_IsTheSeedProgram()
     {
         var program = ReuseportCpuProgram.Build([0, 1, 2]);
