@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using BpfSteer.Transport;
+using BpfSteer.Transport.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
@@ -30,6 +32,9 @@ public class SpillOverTests(ITestOutputHelper output)
             var cpu0 = await WaitForAsync(status, w => w.SpillShare >= 0.25, TimeSpan.FromSeconds(30));
             output.WriteLine($"CPU 0 spills {cpu0.SpillShare:P0} to CPU {cpu0.SpillTargetCpu}");
             Assert.Equal(1, cpu0.SpillTargetCpu);
+            var gauge = SpillShareGauge(app);
+            Assert.InRange(gauge[0], 0.05, 0.9);
+            Assert.Equal(0, gauge[1]); // a CPU that receives a spill does not spill back
             landings = await PinnedClients.GetConnFromCpuAsync(0, app.Port, Connections).WithTimeout(TimeSpan.FromSeconds(60));
         }
         var spilled = landings.Count(l => l.WorkerCpu == 1);
@@ -65,6 +70,34 @@ public class SpillOverTests(ITestOutputHelper output)
         Assert.All(landings, l => Assert.Equal(0, l.WorkerCpu));
         Assert.All(status.Workers, w => Assert.Equal(0, w.SpillShare));
         app.Errors.AssertNoErrors();
+    }
+
+    /// <summary>The meter's <c>bpfsteer.transport.spill_share</c> per worker CPU, read now.</summary>
+    private static Dictionary<int, double> SpillShareGauge(TestApp app)
+    {
+        var meterFactory = app.Services.GetRequiredService<IMeterFactory>();
+        var shares = new Dictionary<int, double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TransportMetrics.MeterName && instrument.Meter.Scope == meterFactory && instrument.Name == "bpfsteer.transport.spill_share")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "cpu")
+                {
+                    shares[(int)tag.Value!] = value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return shares;
     }
 
     private static async Task<BpfSteerWorkerStatus> WaitForAsync(IBpfSteerTransportStatus status, Func<BpfSteerWorkerStatus, bool> cpu0, TimeSpan timeout)

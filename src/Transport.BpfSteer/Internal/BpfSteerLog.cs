@@ -62,6 +62,6 @@ internal static partial class BpfSteerLog
     [LoggerMessage(25, LogLevel.Warning, "Could not set net.ipv4.tcp_migrate_req ({Error}): connections queued on a closing listener may be reset.", EventName = "MigrateRequestUnavailable")]
     public static partial void MigrateRequestUnavailable(ILogger logger, string error);
 
-    [LoggerMessage(31, LogLevel.Debug, "Worker CPU selector: {State}.")]
+    [LoggerMessage(31, LogLevel.Debug, "Worker CPU selector: {State}.", EventName = "SpillChanged")]
     public static partial void SpillChanged(ILogger logger, string state);
 }

@@ -23,7 +23,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
     private string _selectorDetail = "Not bound.";
 
     public BpfSteerTransportState(IMeterFactory? meterFactory = null)
-        => _metrics = new TransportMetrics(meterFactory, () => WorkersInOrder());
+        => _metrics = new TransportMetrics(meterFactory, () => WorkersInOrder(), cpu => _pool?.Balancer?.SpillOf(cpu).Share ?? 0);
 
     public IReadOnlyList<BpfSteerWorkerStatus> Workers
     {

@@ -4,7 +4,8 @@ namespace BpfSteer.Transport.Internal;
 
 /// <summary>
 /// The meter "BpfSteer.Transport": per worker (tag <c>cpu</c>) connections accepted, how many had SO_INCOMING_CPU
-/// equal to the worker's CPU, and connections open. Observable instruments read the same counters as the status.
+/// equal to the worker's CPU, and connections open; the share of the new connections received on its CPU that spill to
+/// another worker. Observable instruments read the same counters as the status.
 /// </summary>
 internal sealed class TransportMetrics : IDisposable
 {
@@ -12,7 +13,7 @@ internal sealed class TransportMetrics : IDisposable
 
     private readonly Meter _meter;
 
-    public TransportMetrics(IMeterFactory? meterFactory, Func<IEnumerable<WorkerCounters>> counters)
+    public TransportMetrics(IMeterFactory? meterFactory, Func<IEnumerable<WorkerCounters>> counters, Func<int, double> spillShare)
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _meter.CreateObservableCounter("bpfsteer.transport.accepted",
@@ -34,6 +35,9 @@ internal sealed class TransportMetrics : IDisposable
             "Upstream connections in the worker's per-worker pools.");
         _meter.CreateObservableUpDownCounter("bpfsteer.transport.active_connections",
             () => counters().Select(c => Measure(c.ActiveConnections, c.Cpu)), "{connection}", "Connections open on the worker.");
+        _meter.CreateObservableGauge("bpfsteer.transport.spill_share",
+            () => counters().Select(c => new Measurement<double>(spillShare(c.Cpu), new KeyValuePair<string, object?>("cpu", c.Cpu))), "1",
+            "Share of the new connections received on the worker's CPU that the selector sends to another worker (SpillOver).");
     }
 
     public void Dispose() => _meter.Dispose();
