@@ -88,10 +88,11 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
         Assert.Equal(Environment.ProcessorCount, workers.Count);
         foreach (var w in workers)
         {
-            foreach (var field in new[] { "cpu", "accepted", "incomingCpuMatched", "activeConnections" })
+            foreach (var field in new[] { "cpu", "accepted", "incomingCpuMatched", "activeConnections", "spillShare" })
             {
                 Assert.Equal(JsonValueKind.Number, w.GetProperty(field).ValueKind);
             }
+            Assert.Contains(w.GetProperty("spillTargetCpu").ValueKind, new[] { JsonValueKind.Number, JsonValueKind.Null });
         }
 
         var routes = status.GetProperty("routes").EnumerateArray().ToList();
