@@ -67,6 +67,19 @@ public sealed class BpfSteerTransportOptions
     public ApplicationScheduling ApplicationScheduling { get; set; } = ApplicationScheduling.Inline;
 
     /// <summary>
+    /// How long a worker that runs out of events keeps polling its sockets (yielding the CPU to any other runnable thread
+    /// between polls) before it sleeps in epoll_wait. A request or reply that arrives within this time is taken without
+    /// waking a sleeping thread, which at low concurrency is a large part of each request's latency; the price is CPU
+    /// time that would otherwise be idle. <see cref="TimeSpan.Zero"/> turns it off. At most 1 ms.
+    /// How often it pays off is in <see cref="BpfSteerWorkerStatus.IdleSpinHits"/> and <see cref="BpfSteerWorkerStatus.IdleSleeps"/>.
+    /// </summary>
+    /// <remarks>Defaults to 50 µs (measured: README, "Idle spin"; docs/design.md, "Transport: idle spin").</remarks>
+    public TimeSpan IdleSpin { get; set; } = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>The largest <see cref="IdleSpin"/> accepted.</summary>
+    internal static readonly TimeSpan MaxIdleSpin = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
     /// While a listener is bound, keep <c>net.ipv4.tcp_migrate_req</c> at 1 (when it is 0 and the process may write it),
     /// so connections waiting in the accept queue of a closing group member move to another member instead of being
     /// reset; the previous value is restored when the last listener is disposed.

@@ -45,6 +45,15 @@ public sealed record BpfSteerWorkerStatus(int Cpu, long Accepted, long IncomingC
     public long BlockedEpisodes { get; init; }
 
     /// <summary>
+    /// Times the worker ran out of events and found new work while it kept polling
+    /// (<see cref="BpfSteerTransportOptions.IdleSpin"/>), so its thread did not have to be woken; 0 with the spin off.
+    /// </summary>
+    public long IdleSpinHits { get; init; }
+
+    /// <summary>Times the worker ran out of events, polled for the whole <see cref="BpfSteerTransportOptions.IdleSpin"/> and then slept; 0 with the spin off.</summary>
+    public long IdleSleeps { get; init; }
+
+    /// <summary>
     /// Upstream socket reads and writes done for requests of this worker's connections (YARP's HTTP clients, with the
     /// YARP extension's per-worker pools on or off).
     /// </summary>

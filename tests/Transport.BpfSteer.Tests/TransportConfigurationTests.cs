@@ -19,10 +19,12 @@ public class TransportConfigurationTests
     public async Task Options_FromConfigurationSection_Applied()
     {
         await using var app = await TestApp.StartAsync(TransportKind.BpfSteer, configureBuilder: b => b.Configuration.AddInMemoryCollection(
-            new Dictionary<string, string?> { ["BpfSteer:Transport:Cpus:0"] = "1", ["BpfSteer:Transport:Selector"] = "None", ["BpfSteer:Transport:Backlog"] = "64" }));
+            new Dictionary<string, string?> { ["BpfSteer:Transport:Cpus:0"] = "1", ["BpfSteer:Transport:Selector"] = "None", ["BpfSteer:Transport:Backlog"] = "64",
+                ["BpfSteer:Transport:IdleSpin"] = "00:00:00.0002" }));
         var options = app.Services.GetRequiredService<IOptions<BpfSteerTransportOptions>>().Value;
         Assert.Equal([1], options.Cpus!);
         Assert.Equal(64, options.Backlog);
+        Assert.Equal(TimeSpan.FromMicroseconds(200), options.IdleSpin);
         var status = app.Services.GetRequiredService<IBpfSteerTransportStatus>();
         Assert.Equal(ReuseportSelector.None, status.Selector);
         Assert.Equal(1, Assert.Single(status.Workers).Cpu);
@@ -37,6 +39,17 @@ public class TransportConfigurationTests
         Assert.Contains("'99'", message);
         Assert.Contains("BpfSteer:Transport:Cpus", message);
         Assert.Contains("more than once", message);
+    }
+
+    [Theory]
+    [InlineData("-00:00:00.001")]
+    [InlineData("00:00:00.002")]
+    public async Task Options_IdleSpinOutOfRange_ErrorNamesSetting(string value)
+    {
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => TestApp.StartAsync(TransportKind.BpfSteer, o => o.IdleSpin = TimeSpan.Parse(value)));
+        var message = Flatten(ex);
+        Assert.Contains("BpfSteer:Transport:IdleSpin", message);
+        Assert.Contains(value, message);
     }
 
     [Fact]

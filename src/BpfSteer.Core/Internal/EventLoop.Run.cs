@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using BpfSteer.Interop;
 using static BpfSteer.Interop.Libc;
 
@@ -32,7 +33,7 @@ internal abstract partial class EventLoop
                 {
                     break;
                 }
-                var n = _epoll.Wait(events, _queue.IsEmpty ? WaitTimeout() : 0);
+                var n = _queue.IsEmpty ? WaitIdle(events) : _epoll.Wait(events, 0);
                 for (var i = 0; i < n; i++)
                 {
                     Dispatch(events[i]);
@@ -54,6 +55,38 @@ internal abstract partial class EventLoop
             _epoll.Dispose();
             _stopped.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// Waits for events with nothing queued. Without an idle spin this is one epoll_wait until the next tick. With one,
+    /// a loop that finds no event polls again (yielding the CPU to other runnable threads between polls) for up to
+    /// <see cref="IdleSpin"/> before it sleeps: a reply that comes back within that time is taken without the wake-up
+    /// of a sleeping thread. <see cref="OnIdleEnded"/> reports how each idle moment ended.
+    /// </summary>
+    private int WaitIdle(EpollEvent[] events)
+    {
+        if (_idleSpinTicks <= 0)
+        {
+            return _epoll.Wait(events, WaitTimeout());
+        }
+        var n = _epoll.Wait(events, 0);
+        if (n > 0 || !_queue.IsEmpty)
+        {
+            return n; // not idle: more work was already there
+        }
+        var until = Stopwatch.GetTimestamp() + _idleSpinTicks;
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            Thread.Yield();
+            n = _epoll.Wait(events, 0);
+            if (n > 0 || !_queue.IsEmpty)
+            {
+                Guard(static l => l.OnIdleEnded(slept: false));
+                return n;
+            }
+        }
+        Guard(static l => l.OnIdleEnded(slept: true));
+        return _epoll.Wait(events, WaitTimeout());
     }
 
     private int WaitTimeout()

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using BpfSteer.Interop;
@@ -26,6 +27,8 @@ internal abstract partial class EventLoop : PipeScheduler
     private int _signalled;
     private int _tickInterval = Timeout.Infinite;
     private long _nextTick;
+    private TimeSpan _idleSpin;
+    private long _idleSpinTicks;
     private int _startCalled;
     private volatile bool _stopping;
     private volatile bool _faulted;
@@ -51,6 +54,20 @@ internal abstract partial class EventLoop : PipeScheduler
     {
         get => _tickInterval;
         set => _tickInterval = value;
+    }
+
+    /// <summary>
+    /// How long the loop keeps polling, when it runs out of events, before it sleeps in epoll_wait; zero (the default)
+    /// for no polling. Set before the start. See EventLoop.Run.cs (WaitIdle).
+    /// </summary>
+    protected TimeSpan IdleSpin
+    {
+        get => _idleSpin;
+        set
+        {
+            _idleSpin = value;
+            _idleSpinTicks = (long)(value.TotalSeconds * Stopwatch.Frequency);
+        }
     }
 
     /// <summary>Starts the thread; completes once it runs (pinned when a CPU was given), or faults if pinning was required and failed.</summary>
@@ -166,6 +183,15 @@ internal abstract partial class EventLoop : PipeScheduler
 
     /// <summary>Every <see cref="TickInterval"/> milliseconds; <paramref name="now"/> is <see cref="Environment.TickCount64"/>.</summary>
     protected virtual void OnTick(long now)
+    {
+    }
+
+    /// <summary>
+    /// With an <see cref="IdleSpin"/>: the loop had run out of events and that idle moment ended, either by an event or
+    /// queued work found while polling (<paramref name="slept"/> false) or by the spin running out, after which the
+    /// loop sleeps (true).
+    /// </summary>
+    protected virtual void OnIdleEnded(bool slept)
     {
     }
 

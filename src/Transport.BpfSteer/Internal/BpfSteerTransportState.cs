@@ -65,7 +65,7 @@ internal sealed class BpfSteerTransportState : IBpfSteerTransportStatus, IWorker
             {
                 _pool = await WorkerPool.StartAsync(cpus, cpu => _counters.GetOrAdd(cpu, c => new WorkerCounters(c)),
                     memoryPoolFactory, loggerFactory, options.ApplicationScheduling == ApplicationScheduling.Inline,
-                    spillOver: options.SpillOver && options.Selector == ReuseportSelector.Cbpf).ConfigureAwait(false);
+                    spillOver: options.SpillOver && options.Selector == ReuseportSelector.Cbpf, options.IdleSpin).ConfigureAwait(false);
                 _migrating = options.MigrateQueuedConnections && TcpMigrateRequest.Acquire(loggerFactory.CreateLogger<WorkerPool>());
             }
             else if (!_pool.Cpus.SequenceEqual(cpus))

@@ -15,7 +15,7 @@ internal sealed partial class Worker : EventLoop
 {
     private readonly ILogger _logger;
 
-    public Worker(int index, WorkerCounters counters, MemoryPool<byte> memoryPool, bool inlineApplication, ILogger logger)
+    public Worker(int index, WorkerCounters counters, MemoryPool<byte> memoryPool, bool inlineApplication, TimeSpan idleSpin, ILogger logger)
         : base($"bpfsteer-cpu{counters.Cpu}", counters.Cpu)
     {
         Index = index;
@@ -24,6 +24,7 @@ internal sealed partial class Worker : EventLoop
         RunsApplicationInline = inlineApplication;
         _logger = logger;
         TickInterval = TickPeriodMs;
+        IdleSpin = idleSpin;
     }
 
     /// <summary>How often the loop records that it runs (for <see cref="WorkerWatchdog"/>).</summary>
@@ -55,6 +56,8 @@ internal sealed partial class Worker : EventLoop
     /// <summary>A worker that cannot run on its CPU would break the CPU → worker mapping: the transport does not start.</summary>
     protected override Exception OnPinningFailed(int cpu, PosixResult result)
         => ErrnoMap.ToException(result.Errno, $"sched_setaffinity(cpu {cpu})", "BpfSteer:Transport:Cpus");
+
+    protected override void OnIdleEnded(bool slept) => Counters.OnIdleEnded(slept);
 
     protected override void OnStarted()
     {

@@ -12,6 +12,8 @@ internal sealed class WorkerCounters(int cpu)
     private long _acceptResourceFailures;
     private long _acceptPauses;
     private long _blockedEpisodes;
+    private long _idleSpinHits;
+    private long _idleSleeps;
 
     public int Cpu { get; } = cpu;
 
@@ -32,6 +34,14 @@ internal sealed class WorkerCounters(int cpu)
 
     /// <summary>Times the worker was found stuck in one callback for a second or more (<see cref="WorkerWatchdog"/>).</summary>
     public long BlockedEpisodes => Volatile.Read(ref _blockedEpisodes);
+
+    /// <summary>Idle moments the worker's spin ended by finding work (<see cref="BpfSteerTransportOptions.IdleSpin"/>).</summary>
+    public long IdleSpinHits => Volatile.Read(ref _idleSpinHits);
+
+    /// <summary>Idle moments after which the worker slept in epoll_wait (the spin ran out).</summary>
+    public long IdleSleeps => Volatile.Read(ref _idleSleeps);
+
+    public void OnIdleEnded(bool slept) => Interlocked.Increment(ref slept ? ref _idleSleeps : ref _idleSpinHits);
 
     public void OnBlocked() => Interlocked.Increment(ref _blockedEpisodes);
 
@@ -61,6 +71,8 @@ internal sealed class WorkerCounters(int cpu)
         AcceptResourceFailures = AcceptResourceFailures,
         AcceptPauses = AcceptPauses,
         BlockedEpisodes = BlockedEpisodes,
+        IdleSpinHits = IdleSpinHits,
+        IdleSleeps = IdleSleeps,
         UpstreamOperations = Upstream.Operations,
         UpstreamOperationsOnWorkerCpu = Upstream.OnWorkerCpu,
         UpstreamConnectionsOpened = Upstream.ConnectionsOpened,

@@ -31,7 +31,7 @@ internal sealed class WorkerPool
     public IReadOnlyList<IWorkerLoop> Loops => Workers;
 
     public static async Task<WorkerPool> StartAsync(IReadOnlyList<int> cpus, Func<int, WorkerCounters> counters,
-        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication, bool spillOver)
+        IMemoryPoolFactory<byte>? memoryPoolFactory, ILoggerFactory loggerFactory, bool inlineApplication, bool spillOver, TimeSpan idleSpin)
     {
         var pool = new WorkerPool(cpus, loggerFactory.CreateLogger<WorkerPool>());
         var logger = loggerFactory.CreateLogger("BpfSteer.Transport.Worker");
@@ -47,7 +47,7 @@ internal sealed class WorkerPool
             {
                 pool._ownedPools.Add(memory);
             }
-            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, inlineApplication, logger));
+            pool.Workers.Add(new Worker(i, counters(cpus[i]), memory ?? MemoryPool<byte>.Shared, inlineApplication, idleSpin, logger));
         }
         try
         {
