@@ -4,7 +4,7 @@
 #
 #   benchmarks/httpproxy/run.sh [--quick|--full]
 #
-# Subjects (VARIANTS, space-separated; quick: "yarp-sockets yarp-bpfsteer nginx haproxy", full adds the three
+# Subjects (VARIANTS, space-separated; quick: "yarp-sockets yarp-bpfsteer nginx haproxy", full adds the four
 # BpfSteer alternatives):
 #   yarp-sockets           YARP on Kestrel's Sockets transport (the peer of every YARP ratio)
 #   yarp-bpfsteer          the same app with UseBpfSteeredTransport(), default settings (Inline scheduling,
@@ -13,6 +13,7 @@
 #   yarp-bpfsteer-inline   BpfSteer, ApplicationScheduling=Inline (named explicitly)
 #   yarp-bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool, per-worker pools on
 #   yarp-bpfsteer-nospill  BpfSteer, default settings but SpillOver=false (each connection on the receiving CPU's worker)
+#   yarp-bpfsteer-nospin   BpfSteer, default settings but IdleSpin=0 (a worker out of events sleeps at once)
 #   nginx                  nginx proxy_pass, 1 worker, upstream keepalive
 #   haproxy                HAProxy mode http, 2 threads, http-reuse always
 # Placements (PLACEMENTS, default "split spread"; 2-core VM; the proxies are never pinned — BpfSteer pins its own
@@ -38,7 +39,7 @@ WARMUP=${WARMUP:-1}
 LEVELS=(${LEVELS:-1 32 256})
 PLACEMENTS=(${PLACEMENTS:-split spread})
 if [[ $mode == full ]]; then
-  VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer yarp-bpfsteer-threadpool yarp-bpfsteer-shared yarp-bpfsteer-nospill nginx haproxy})
+  VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer yarp-bpfsteer-threadpool yarp-bpfsteer-shared yarp-bpfsteer-nospill yarp-bpfsteer-nospin nginx haproxy})
 else
   VARIANTS=(${VARIANTS:-yarp-sockets yarp-bpfsteer nginx haproxy})
 fi
@@ -81,10 +82,10 @@ wait_url() { # wait_url NAME URL: until URL answers 200 (bounded: 30 s)
 
 backend_port=7910
 declare -A port=([yarp-sockets]=7911 [yarp-bpfsteer]=7912 [yarp-bpfsteer-shared]=7913 [yarp-bpfsteer-inline]=7914
-  [yarp-bpfsteer-threadpool]=7915 [nginx]=7916 [haproxy]=7917 [yarp-bpfsteer-nospill]=7918)
+  [yarp-bpfsteer-threadpool]=7915 [nginx]=7916 [haproxy]=7917 [yarp-bpfsteer-nospill]=7918 [yarp-bpfsteer-nospin]=7919)
 declare -A label=([yarp-sockets]="YARP on Sockets" [yarp-bpfsteer]="YARP on BpfSteer" [yarp-bpfsteer-shared]="YARP on BpfSteer, shared pool"
   [yarp-bpfsteer-inline]="YARP on BpfSteer, Inline" [yarp-bpfsteer-threadpool]="YARP on BpfSteer, ThreadPool"
-  [yarp-bpfsteer-nospill]="YARP on BpfSteer, no spill-over"
+  [yarp-bpfsteer-nospill]="YARP on BpfSteer, no spill-over" [yarp-bpfsteer-nospin]="YARP on BpfSteer, no idle spin"
   [nginx]="nginx proxy_pass" [haproxy]="HAProxy mode http")
 
 # The backend: nginx serving a 13-byte static file, one worker on BACKEND_CPU.
@@ -123,6 +124,7 @@ start_variant() {
     yarp-bpfsteer-inline) launch "$v" dotnet "$app" --transport bpfsteer --scheduling Inline --port "$p" --backend "http://127.0.0.1:$backend_port" ;;
     yarp-bpfsteer-threadpool) launch "$v" dotnet "$app" --transport bpfsteer --scheduling ThreadPool --port "$p" --backend "http://127.0.0.1:$backend_port" ;;
     yarp-bpfsteer-nospill) launch "$v" env BpfSteer__Transport__SpillOver=false dotnet "$app" --transport bpfsteer --port "$p" --backend "http://127.0.0.1:$backend_port" ;;
+    yarp-bpfsteer-nospin) launch "$v" env BpfSteer__Transport__IdleSpin=00:00:00 dotnet "$app" --transport bpfsteer --port "$p" --backend "http://127.0.0.1:$backend_port" ;;
     nginx)
       cat >"$work/nginx.conf" <<CFG
 ${common_nginx//PIDFILE/$work/nginx.pid}
