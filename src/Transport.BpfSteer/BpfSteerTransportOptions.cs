@@ -73,11 +73,8 @@ public sealed class BpfSteerTransportOptions
     /// time that would otherwise be idle. <see cref="TimeSpan.Zero"/> turns it off. At most 1 ms.
     /// How often it pays off is in <see cref="BpfSteerWorkerStatus.IdleSpinHits"/> and <see cref="BpfSteerWorkerStatus.IdleSleeps"/>.
     /// </summary>
-    /// <remarks>Defaults to 50 µs (measured: README, "Idle spin"; docs/design.md, "Transport: idle spin").</remarks>
+    /// <remarks>Defaults to 50 µs (measured: README, "Idle spin"; docs/design.md, "Event loops: idle spin").</remarks>
     public TimeSpan IdleSpin { get; set; } = TimeSpan.FromMicroseconds(50);
-
-    /// <summary>The largest <see cref="IdleSpin"/> accepted.</summary>
-    internal static readonly TimeSpan MaxIdleSpin = TimeSpan.FromMilliseconds(1);
 
     /// <summary>
     /// While a listener is bound, keep <c>net.ipv4.tcp_migrate_req</c> at 1 (when it is 0 and the process may write it),

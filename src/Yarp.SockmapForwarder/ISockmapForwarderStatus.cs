@@ -17,7 +17,20 @@ public interface ISockmapForwarderStatus
 
     /// <summary>The process-wide budget of memory the sockmap path holds outside socket accounting, and its use.</summary>
     KernelQueueStatus KernelQueue { get; }
+
+    /// <summary>The TCP route loops started so far (one per CPU, shared by every route), in CPU order.</summary>
+    IReadOnlyList<TcpRouteLoopStatus> Loops { get; }
 }
+
+/// <summary>One CPU's TCP route loop.</summary>
+/// <param name="Cpu">The CPU the loop's thread is pinned to.</param>
+/// <param name="Connections">Connections the loop holds now (those handed to the sockmap path are not counted).</param>
+/// <param name="IdleSpinHits">
+/// Times the loop ran out of events and found new work while it kept polling (<see cref="SockmapForwarderOptions.IdleSpin"/>),
+/// so its thread did not have to be woken; 0 with the spin off.
+/// </param>
+/// <param name="IdleSleeps">Times the loop ran out of events, polled for the whole spin and then slept; 0 with the spin off.</param>
+public sealed record TcpRouteLoopStatus(int Cpu, int Connections, long IdleSpinHits, long IdleSleeps);
 
 /// <summary>A TCP route's state.</summary>
 /// <param name="Id">The route id from configuration.</param>

@@ -38,6 +38,16 @@ public sealed class SockmapForwarderOptions
     /// <remarks>Defaults to 10 seconds.</remarks>
     public TimeSpan PlacementHold { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a TCP route loop (one per CPU, shared by every route) that runs out of events keeps polling its sockets,
+    /// yielding the CPU to any other runnable thread between polls, before it sleeps in epoll_wait. A connection, request
+    /// or reply that arrives within this time is taken without waking a sleeping thread: at low concurrency that is a
+    /// large part of a proxied exchange's latency. <see cref="TimeSpan.Zero"/> turns it off. At most 1 ms. See
+    /// docs/design.md, "Event loops: idle spin" (the transport's workers have the same setting, <c>BpfSteer:Transport:IdleSpin</c>).
+    /// </summary>
+    /// <remarks>Defaults to 50 µs.</remarks>
+    public TimeSpan IdleSpin { get; set; } = TimeSpan.FromMicroseconds(50);
+
     /// <summary>Per-route CPU affinity of the sockmap path through Receive Flow Steering.</summary>
     /// <remarks>Defaults to a new <see cref="SockmapSteeringOptions"/> (steering off).</remarks>
     public SockmapSteeringOptions Steering { get; set; } = new();

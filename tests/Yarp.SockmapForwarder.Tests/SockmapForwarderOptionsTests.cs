@@ -32,6 +32,8 @@ public class SockmapForwarderOptionsTests
     [InlineData("BpfSteer:Forwarder:SockmapCapacity", "0")]
     [InlineData("BpfSteer:Forwarder:Steering:RefreshInterval", "00:00:00.001")]
     [InlineData("BpfSteer:Forwarder:KernelQueueBudget", "1048576")]
+    [InlineData("BpfSteer:Forwarder:IdleSpin", "00:00:00.002")]
+    [InlineData("BpfSteer:Forwarder:IdleSpin", "-00:00:00.001")]
     public async Task Configuration_OutOfRangeValue_FailsNamingTheKey(string key, string value)
     {
         await using var echo = new EchoServer();

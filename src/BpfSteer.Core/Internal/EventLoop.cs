@@ -56,6 +56,9 @@ internal abstract partial class EventLoop : PipeScheduler
         set => _tickInterval = value;
     }
 
+    /// <summary>The largest idle spin an owner accepts from its options (a longer one mostly burns idle CPU).</summary>
+    public static readonly TimeSpan MaxIdleSpin = TimeSpan.FromMilliseconds(1);
+
     /// <summary>
     /// How long the loop keeps polling, when it runs out of events, before it sleeps in epoll_wait; zero (the default)
     /// for no polling. Set before the start. See EventLoop.Run.cs (WaitIdle).

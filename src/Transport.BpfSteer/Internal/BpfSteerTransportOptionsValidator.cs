@@ -67,9 +67,9 @@ internal sealed class BpfSteerTransportOptionsValidator : IValidateOptions<BpfSt
         {
             errors.Add($"The value '{options.MaxWriteBufferSize}' set in '{prefix}MaxWriteBufferSize' must be 0 (no limit) or more.");
         }
-        if (options.IdleSpin < TimeSpan.Zero || options.IdleSpin > BpfSteerTransportOptions.MaxIdleSpin)
+        if (options.IdleSpin < TimeSpan.Zero || options.IdleSpin > EventLoop.MaxIdleSpin)
         {
-            errors.Add($"The value '{options.IdleSpin}' set in '{prefix}IdleSpin' must be between 00:00:00 (off) and {BpfSteerTransportOptions.MaxIdleSpin}.");
+            errors.Add($"The value '{options.IdleSpin}' set in '{prefix}IdleSpin' must be between 00:00:00 (off) and {EventLoop.MaxIdleSpin}.");
         }
         return errors;
     }

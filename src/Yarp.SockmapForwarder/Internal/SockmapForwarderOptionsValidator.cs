@@ -1,3 +1,4 @@
+using BpfSteer.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Yarp.SockmapForwarder.Internal;
@@ -38,6 +39,10 @@ internal sealed class SockmapForwarderOptionsValidator : IValidateOptions<Sockma
         if (options.PlacementHold < TimeSpan.Zero)
         {
             errors.Add($"The value '{options.PlacementHold}' set in '{prefix}{nameof(options.PlacementHold)}' must not be negative.");
+        }
+        if (options.IdleSpin < TimeSpan.Zero || options.IdleSpin > EventLoop.MaxIdleSpin)
+        {
+            errors.Add($"The value '{options.IdleSpin}' set in '{prefix}{nameof(options.IdleSpin)}' must be between 00:00:00 (off) and {EventLoop.MaxIdleSpin}.");
         }
         if (options.Steering is { } steering)
         {

@@ -3,7 +3,7 @@ using Yarp.SockmapForwarder.DataPath;
 namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>Snapshots of the routes' counters and the data path's state, for status pages.</summary>
-internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo dataPath) : ISockmapForwarderStatus
+internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo dataPath, TcpRouteListeners listeners) : ISockmapForwarderStatus
 {
     public IReadOnlyList<TcpRouteStatus> Routes => routes.Routes.Select(r =>
     {
@@ -34,4 +34,7 @@ internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo
     public string SockmapDetail => dataPath.SockmapAvailability.Detail;
 
     public KernelQueueStatus KernelQueue => dataPath.KernelQueue;
+
+    public IReadOnlyList<TcpRouteLoopStatus> Loops => listeners.Loops.OrderBy(l => l.Cpu)
+        .Select(l => new TcpRouteLoopStatus(l.Cpu, l.ConnectionCount, l.IdleSpinHits, l.IdleSleeps)).ToArray();
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using BpfSteer.Internal;
 using BpfSteer.Interop;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Yarp.SockmapForwarder.DataPath;
 
 namespace Yarp.SockmapForwarder.Internal;
@@ -20,13 +21,15 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
     private readonly ConcurrentDictionary<TcpRouteConnection, CancellationTokenSource> _sockmap = new();
     private readonly Dictionary<int, TcpRouteLoop> _loops = new();
     private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeSpan _idleSpin;
     private int[]? _cpus;
     private ReuseportBalancer? _balancer;
     private bool _disposed;
 
     public TcpRouteListeners(TcpRouteTable table, DestinationConnector connector, ITcpConnectionForwarder forwarder, SockmapForwarderMetrics metrics,
-        ILoggerFactory loggerFactory)
+        IOptions<SockmapForwarderOptions> options, ILoggerFactory loggerFactory)
     {
+        _idleSpin = options.Value.IdleSpin;
         Connector = connector;
         DataPath = (DataPathForwarder)forwarder;
         Metrics = metrics;
@@ -198,7 +201,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
             {
                 if (!_loops.TryGetValue(wanted[i], out var loop))
                 {
-                    loop = new TcpRouteLoop(wanted[i], this, _loggerFactory.CreateLogger<TcpRouteLoop>());
+                    loop = new TcpRouteLoop(wanted[i], this, _idleSpin, _loggerFactory.CreateLogger<TcpRouteLoop>());
                     loop.StartAsync().GetAwaiter().GetResult(); // pinning failures are logged, not thrown
                     _loops[wanted[i]] = loop;
                 }

@@ -21,16 +21,19 @@ internal sealed class TcpRouteLoop : EventLoop
     private readonly List<AccessLogEntry> _accessLog = new();
     private readonly ILogger _logger;
     private int _count;
+    private long _idleSpinHits;
+    private long _idleSleeps;
     private volatile bool _stopped;
 
     /// <summary>Creates the loop; <see cref="EventLoop.StartAsync"/> starts its thread.</summary>
-    public TcpRouteLoop(int cpu, TcpRouteListeners owner, ILogger logger)
+    public TcpRouteLoop(int cpu, TcpRouteListeners owner, TimeSpan idleSpin, ILogger logger)
         : base($"tcp-route-cpu{cpu}", cpu)
     {
         Cpu = cpu;
         Owner = owner;
         _logger = logger;
         TickInterval = TickMs;
+        IdleSpin = idleSpin;
     }
 
     /// <summary>The CPU this loop is pinned to (the CPU its connections' forwarding work runs on).</summary>
@@ -40,6 +43,14 @@ internal sealed class TcpRouteLoop : EventLoop
 
     /// <summary>Scratch buffer of the user-space path (loop thread only).</summary>
     public byte[] Scratch { get; } = new byte[LoopRelay.ScratchSize];
+
+    /// <summary>Idle moments ended by work found while the loop kept polling (any thread; a snapshot).</summary>
+    public long IdleSpinHits => Volatile.Read(ref _idleSpinHits);
+
+    /// <summary>Idle moments after which the loop slept in epoll_wait (any thread; a snapshot).</summary>
+    public long IdleSleeps => Volatile.Read(ref _idleSleeps);
+
+    protected override void OnIdleEnded(bool slept) => Interlocked.Increment(ref slept ? ref _idleSleeps : ref _idleSpinHits);
 
     /// <summary>Connections this loop holds now (any thread; a snapshot).</summary>
     public int ConnectionCount => Volatile.Read(ref _count);
