@@ -9,6 +9,7 @@
 #   bpfsteer-threadpool  BpfSteer, ApplicationScheduling=ThreadPool
 #   bpfsteer-ebpf        BpfSteer, Inline, eBPF selector instead of the default cBPF one
 #   bpfsteer-nospill     BpfSteer, default settings but SpillOver=false (not in the default list; VARIANTS/H2_VARIANTS)
+#   bpfsteer-nospin      BpfSteer, default settings but IdleSpin=0 (not in the default list; VARIANTS/H2_VARIANTS)
 # CPU placement (2-core VM): server process and wrk both confined to CPUs $CPUS with taskset; BpfSteer runs one
 # pinned worker per CPU; wrk -t2 so both CPUs originate connections (on loopback the SYN is received on the client's
 # CPU, which is what the cBPF selector steers by). Written into the results.
@@ -70,6 +71,7 @@ start_server() { # variant [protocols]
     bpfsteer-ebpf) transport=bpfsteer; scheduling=Inline; selector=Ebpf ;;
     bpfsteer-noselector) transport=bpfsteer; scheduling=Inline; selector=None ;;
     bpfsteer-nospill) transport=bpfsteer; scheduling=Inline; env=(env BpfSteer__Transport__SpillOver=false) ;;
+    bpfsteer-nospin) transport=bpfsteer; scheduling=Inline; env=(env BpfSteer__Transport__IdleSpin=00:00:00) ;;
   esac
   taskset -c "$CPUS" "${env[@]}" dotnet "$APP" --transport "$transport" --scheduling "$scheduling" --selector "$selector" \
     --protocols "$protocols" --port "$PORT" >"$raw/server-$1.log" 2>&1 &
