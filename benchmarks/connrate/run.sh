@@ -19,6 +19,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 source benchmarks/cpu-idle.sh
 
+invocation="benchmarks/connrate/run.sh $*"
 mode=quick; suites=conn,redis,pg; subjects="Direct HAProxy Nginx ProxyHost SocketsHost"
 while (($#)); do
   case $1 in
@@ -230,5 +231,6 @@ for r in d.get("routes", []): print(f"'"$s"' route {r[\"id\"]}: mode {r[\"mode\"
   grep -c "fail\|error" "$work/$s.log" | sed "s/^/$s log lines with fail|error: /" >>"$work/notes.txt"
 done
 cp "$work/samples.tsv" "$raw/connrate-samples.tsv"
-python3 benchmarks/connrate/summarize.py "$samples" "$mode" "$work/notes.txt" "$raw/connrate.json" benchmarks/results/connrate.md
+RUN_INFO="$invocation; finished $(date -u '+%Y-%m-%d %H:%M') UTC, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+  python3 benchmarks/connrate/summarize.py "$samples" "$mode" "$work/notes.txt" "$raw/connrate.json" benchmarks/results/connrate.md
 echo "== connrate benchmark done in $(( $(date +%s) - started ))s: $raw/connrate.json, benchmarks/results/connrate.md"

@@ -52,7 +52,8 @@ def ratio(a, b):
 
 
 results, md = [], []
-command = f"benchmarks/connrate/run.sh --{mode}"
+# The invocation, start time and commit (run.sh passes them in RUN_INFO); the mode alone when run by hand.
+command = os.environ.get("RUN_INFO", f"benchmarks/connrate/run.sh --{mode}")
 for scenario in scenarios:
     metrics = [m for m in METRICS if any(values.get((scenario, s, m)) for s in SUBJECTS)]
     if not metrics:
