@@ -88,7 +88,7 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
         Assert.Equal(Environment.ProcessorCount, workers.Count);
         foreach (var w in workers)
         {
-            foreach (var field in new[] { "cpu", "accepted", "incomingCpuMatched", "activeConnections", "spillShare" })
+            foreach (var field in new[] { "cpu", "accepted", "incomingCpuMatched", "activeConnections", "spillShare", "idleSpinHits", "idleSleeps" })
             {
                 Assert.Equal(JsonValueKind.Number, w.GetProperty(field).ValueKind);
             }
@@ -123,6 +123,16 @@ public sealed class DemoDefaultTests(DemoHostFixture fixture) : IClassFixture<De
         foreach (var field in new[] { "usedBytes", "peakBytes", "budgetParks" })
         {
             Assert.Equal(JsonValueKind.Number, budget.GetProperty(field).ValueKind);
+        }
+        var loops = status.GetProperty("forwarder").GetProperty("routeLoops").EnumerateArray().ToList();
+        Assert.NotEmpty(loops); // the demo's routes are bound, so their loops run
+        Assert.Equal(loops.Count, loops.Select(l => l.GetProperty("cpu").GetInt32()).Distinct().Count());
+        foreach (var loop in loops)
+        {
+            foreach (var field in new[] { "cpu", "connections", "idleSpinHits", "idleSleeps" })
+            {
+                Assert.Equal(JsonValueKind.Number, loop.GetProperty(field).ValueKind);
+            }
         }
 
         var kernel = status.GetProperty("kernel");

@@ -21,6 +21,7 @@ public sealed class StatusPageTests
             workers: document.querySelectorAll("#workers tr[data-cpu]").length,
             accepted: sum("accepted"),
             locality: [...document.querySelectorAll('#workers td[data-k="locality"]')].map(td => td.textContent),
+            idleSpin: [...document.querySelectorAll('#workers td[data-k="idleSpin"]')].map(td => td.textContent),
             echoUp: raw("demo-echo", "bytesClientToBackend"),
             echoDown: raw("demo-echo", "bytesBackendToClient"),
             echoThroughput: raw("demo-echo", "throughput"),
@@ -83,6 +84,8 @@ public sealed class StatusPageTests
         Assert.True(after.GetProperty("accepted").GetInt32() > first.GetProperty("accepted").GetInt32());
         Assert.True(sawThroughput, "the page never showed a non-zero throughput for the echo route while traffic ran");
         Assert.All(after.GetProperty("locality").EnumerateArray(), l => Assert.EndsWith("%", l.GetString()));
+        // Every worker has run out of events at least at its ticks, so each shows the spin's share of its idle moments.
+        Assert.All(after.GetProperty("idleSpin").EnumerateArray(), s => Assert.Matches(@"^\d+% of \d+$", s.GetString()));
         Assert.NotEqual("", after.GetProperty("observed").GetString());
         host.AssertNoErrorsLogged();
     }

@@ -46,6 +46,8 @@ internal static class StatusJsonWriter
                 {
                     w.WriteNull("spillTargetCpu");
                 }
+                w.WriteNumber("idleSpinHits", worker.IdleSpinHits);
+                w.WriteNumber("idleSleeps", worker.IdleSleeps);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -81,6 +83,17 @@ internal static class StatusJsonWriter
             w.WriteNumber("budgetBytes", f.KernelQueue.BudgetBytes);
             w.WriteNumber("budgetParks", f.KernelQueue.BudgetParks);
             w.WriteEndObject();
+            w.WriteStartArray("routeLoops");
+            foreach (var loop in f.Loops)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("cpu", loop.Cpu);
+                w.WriteNumber("connections", loop.Connections);
+                w.WriteNumber("idleSpinHits", loop.IdleSpinHits);
+                w.WriteNumber("idleSleeps", loop.IdleSleeps);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         else

@@ -19,7 +19,8 @@ internal sealed record StatusSnapshot(
     /// <summary>The BpfSteer transport; null when Kestrel runs on another transport.</summary>
     internal sealed record TransportDto(string Selector, string SelectorDetail, IReadOnlyList<string> Endpoints, IReadOnlyList<WorkerDto> Workers);
 
-    internal sealed record WorkerDto(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections, long AcceptResourceFailures, long AcceptPauses, double SpillShare, int? SpillTargetCpu);
+    internal sealed record WorkerDto(int Cpu, long Accepted, long IncomingCpuMatched, long ActiveConnections, long AcceptResourceFailures, long AcceptPauses, double SpillShare, int? SpillTargetCpu,
+        long IdleSpinHits, long IdleSleeps);
 
     /// <summary>A TCP passthrough route. <c>Mode</c> is "Sockmap" or "UserSpace"; <c>Cpu</c> is the requested CPU or null.</summary>
     internal sealed record RouteDto(
@@ -35,7 +36,10 @@ internal sealed record StatusSnapshot(
     internal sealed record TcpRouteParksDto(long HighMark, long Budget, long PeerFull, long Resumed);
 
     /// <summary>The sockmap forwarder as a whole; null when AddSockmapForwarder() was not called.</summary>
-    internal sealed record ForwarderDto(bool SockmapUsable, string SockmapDetail, KernelQueueDto KernelQueue);
+    internal sealed record ForwarderDto(bool SockmapUsable, string SockmapDetail, KernelQueueDto KernelQueue, IReadOnlyList<RouteLoopDto> Loops);
+
+    /// <summary>One CPU's TCP route loop: connections it holds, and how its idle moments ended (spin hits, sleeps).</summary>
+    internal sealed record RouteLoopDto(int Cpu, int Connections, long IdleSpinHits, long IdleSleeps);
 
     /// <summary>The process budget of memory held outside socket accounting: in use, at most, the budget, budget parks.</summary>
     internal sealed record KernelQueueDto(long UsedBytes, long PeakBytes, long BudgetBytes, long BudgetParks);

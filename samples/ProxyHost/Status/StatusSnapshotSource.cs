@@ -32,7 +32,8 @@ internal sealed class StatusSnapshotSource
         {
             transport = new StatusSnapshot.TransportDto(
                 t.Selector.ToString(), t.SelectorDetail, t.Endpoints.ToList(),
-                t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections, w.AcceptResourceFailures, w.AcceptPauses, w.SpillShare, w.SpillTargetCpu)).ToList());
+                t.Workers.Select(w => new StatusSnapshot.WorkerDto(w.Cpu, w.Accepted, w.IncomingCpuMatched, w.ActiveConnections, w.AcceptResourceFailures, w.AcceptPauses, w.SpillShare, w.SpillTargetCpu,
+                    w.IdleSpinHits, w.IdleSleeps)).ToList());
         }
 
         var routes = new List<StatusSnapshot.RouteDto>();
@@ -41,7 +42,8 @@ internal sealed class StatusSnapshotSource
         {
             var q = f.KernelQueue;
             forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail,
-                new StatusSnapshot.KernelQueueDto(q.UsedBytes, q.PeakBytes, q.BudgetBytes, q.BudgetParks));
+                new StatusSnapshot.KernelQueueDto(q.UsedBytes, q.PeakBytes, q.BudgetBytes, q.BudgetParks),
+                f.Loops.Select(l => new StatusSnapshot.RouteLoopDto(l.Cpu, l.Connections, l.IdleSpinHits, l.IdleSleeps)).ToList());
             foreach (var r in f.Routes)
             {
                 var (mode, reason) = RouteMode.Resolve(r, f);
