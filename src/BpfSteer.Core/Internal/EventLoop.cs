@@ -27,7 +27,6 @@ internal abstract partial class EventLoop : PipeScheduler
     private int _signalled;
     private int _tickInterval = Timeout.Infinite;
     private long _nextTick;
-    private TimeSpan _idleSpin;
     private long _idleSpinTicks;
     private int _startCalled;
     private volatile bool _stopping;
@@ -65,12 +64,8 @@ internal abstract partial class EventLoop : PipeScheduler
     /// </summary>
     protected TimeSpan IdleSpin
     {
-        get => _idleSpin;
-        set
-        {
-            _idleSpin = value;
-            _idleSpinTicks = (long)(value.TotalSeconds * Stopwatch.Frequency);
-        }
+        get => Stopwatch.GetElapsedTime(0, _idleSpinTicks);
+        set => _idleSpinTicks = (long)(value.TotalSeconds * Stopwatch.Frequency);
     }
 
     /// <summary>Starts the thread; completes once it runs (pinned when a CPU was given), or faults if pinning was required and failed.</summary>
