@@ -61,6 +61,14 @@ public class ShutdownTests
             await ChurnAsync(app.Port, 10_000);
 
             Assert.Equal(10_000, status.Workers.Sum(w => w.Accepted) - acceptedBefore);
+            // The client has seen every connection end; the worker closes its side a moment later (bounded wait). Only
+            // then is the descriptor count meaningful: unrelated descriptors closing meanwhile could otherwise hide a
+            // connection still open.
+            var closeDeadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (status.Workers.Sum(w => w.ActiveConnections) > 0 && DateTime.UtcNow < closeDeadline)
+            {
+                await Task.Delay(20);
+            }
             // At most the starting count: unrelated descriptors of the test host may close meanwhile, none may stay open.
             var afterChurn = await FdCount.SettleAsync(during, TimeSpan.FromSeconds(15));
             Assert.True(afterChurn <= during, $"{afterChurn} descriptors open after the churn, {during} before; new: " +
