@@ -186,13 +186,21 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);
-        RecordSteering(request, steeringDecision); // before the insertion: bytes flow (and stats are read) from then on
-        PairOutcome outcome;
-        string detail;
-        using (steering)
+        var (outcome, detail) = await connection.WriteEarlyDataAsync().ConfigureAwait(false);
+        SteeringPairing? steering = null;
+        if (outcome == PairOutcome.Paired)
         {
-            outcome = connection.TryPair(out detail);
+            // Pins this thread until Track or Dispose: the insertion below is synchronous, so it all runs pinned.
+            steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);
+            RecordSteering(request, steeringDecision); // before the insertion: bytes flow (and stats are read) from then on
+            using (steering)
+            {
+                outcome = connection.Insert(out detail);
+            }
+            if (outcome == PairOutcome.BackendInsertFailed)
+            {
+                (outcome, detail) = await connection.UnpairAsync().ConfigureAwait(false);
+            }
         }
         if (outcome != PairOutcome.Paired)
         {

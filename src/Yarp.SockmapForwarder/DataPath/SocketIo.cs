@@ -4,7 +4,7 @@ using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath;
 
-/// <summary>Blocking-with-deadline writes and drains used while a connection is set up, and close helpers.</summary>
+/// <summary>Writes and drains used while a connection is set up (never blocking the caller), and close helpers.</summary>
 internal static class SocketIo
 {
     public const int ChunkSize = 64 * 1024;
@@ -16,15 +16,24 @@ internal static class SocketIo
         socket.NoDelay = true;
     }
 
-    /// <summary>Writes every byte, waiting for room with poll(2) until <paramref name="deadline"/>; returns 0 or an errno.</summary>
-    public static int WriteAll(Socket socket, ReadOnlySpan<byte> data, long deadline)
+    /// <summary>The longest pause between two attempts of <see cref="WriteAllAsync"/> to write into a full send buffer.</summary>
+    private const int MaxWriteRetryMs = 50;
+
+    /// <summary>
+    /// Writes every byte without blocking the calling thread: a write that finds the send buffer full is tried again
+    /// after a pause on a timer (1 ms, doubling to 50 ms) until <paramref name="deadline"/> (Environment.TickCount64);
+    /// returns 0 or an errno. Completes synchronously when the buffer has room, which on a new connection it has.
+    /// </summary>
+    public static async ValueTask<int> WriteAllAsync(Socket socket, ReadOnlyMemory<byte> data, long deadline)
     {
+        var pause = 1;
         while (!data.IsEmpty)
         {
-            var r = NativeSocket.TrySend(socket.SafeHandle, data, MSG_DONTWAIT);
+            var r = NativeSocket.TrySend(socket.SafeHandle, data.Span, MSG_DONTWAIT);
             if (r.IsSuccess)
             {
                 data = data[(int)r.Value..];
+                pause = 1;
                 continue;
             }
             if (r.Errno != Errno.EAGAIN)
@@ -36,7 +45,8 @@ internal static class SocketIo
             {
                 return Errno.ETIMEDOUT;
             }
-            socket.Poll(TimeSpan.FromMilliseconds(Math.Min(left, 1000)), SelectMode.SelectWrite);
+            await Task.Delay((int)Math.Min(pause, left)).ConfigureAwait(false);
+            pause = Math.Min(pause * 2, MaxWriteRetryMs);
         }
         return 0;
     }
@@ -45,26 +55,25 @@ internal static class SocketIo
     /// Reads <paramref name="source"/> until EAGAIN and writes everything to <paramref name="destination"/>
     /// (docs/design.md, "Sockmap: reading before insertion": a socket is either not read at all before insertion or drained completely).
     /// </summary>
-    /// <returns>0, or the errno that stopped it; <paramref name="eof"/> when the source reached end of stream.</returns>
-    public static int Drain(Socket source, Socket destination, byte[] buffer, long deadline, ref long moved, out bool eof)
+    /// <returns>0 or the errno that stopped it, and the bytes moved.</returns>
+    public static async ValueTask<(int Errno, long Moved)> DrainAsync(Socket source, Socket destination, byte[] buffer, long deadline)
     {
-        eof = false;
+        long moved = 0;
         while (true)
         {
             var r = NativeSocket.TryReceive(source.SafeHandle, buffer, MSG_DONTWAIT);
             if (!r.IsSuccess)
             {
-                return r.Errno == Errno.EAGAIN ? 0 : r.Errno;
+                return (r.Errno == Errno.EAGAIN ? 0 : r.Errno, moved);
             }
             if (r.Value == 0)
             {
-                eof = true;
-                return 0;
+                return (0, moved);
             }
-            var w = WriteAll(destination, buffer.AsSpan(0, (int)r.Value), deadline);
+            var w = await WriteAllAsync(destination, buffer.AsMemory(0, (int)r.Value), deadline).ConfigureAwait(false);
             if (w != 0)
             {
-                return w;
+                return (w, moved);
             }
             moved += r.Value;
         }

@@ -77,6 +77,49 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         Assert.Equal((DataPathKind.UserSpace, CloseReason.Completed, 1000L, 70_000L), (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
     }
 
+    [Theory]
+    [MemberData(nameof(BothPaths))]
+    public async Task Forward_PreambleLargerThanBackendBuffers_ReturnsAtOnceThenDeliversEveryByte(TcpForwarderMode mode)
+    {
+        // 8 MiB of preamble cannot fit into a backend that does not read yet (its send buffer and receive window are far
+        // smaller): set-up has to wait for room, and must do it without holding the caller's thread, which on a TCP
+        // route is a loop serving other connections.
+        var preamble = RandomNumberGenerator.GetBytes(8 << 20);
+        var buffered = RandomNumberGenerator.GetBytes(1000);
+        using var clientListener = ProxiedConnection.Listen();
+        using var backendListener = ProxiedConnection.Listen();
+        using var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await user.ConnectAsync(clientListener.LocalEndPoint!).DefaultTimeout();
+        var pc = await clientListener.AcceptAsync().DefaultTimeout();
+        var pb = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await pb.ConnectAsync(backendListener.LocalEndPoint!).DefaultTimeout();
+        using var backend = await backendListener.AcceptAsync().DefaultTimeout();
+        var request = new ForwardingRequest
+        {
+            Route = TestRoutes.Config("route1", mode, TimeSpan.FromSeconds(60), 4 << 20), RouteIndex = 1,
+            ClientSocket = pc, Backend = pb, BackendPreamble = preamble, ClientBufferedData = buffered,
+        };
+
+        var forwarding = fixture.Forwarder.ForwardAsync(request, CancellationToken.None);
+
+        Assert.False(forwarding.IsCompleted, "ForwardAsync must return while the backend has not read the preamble yet");
+        var head = await ProxiedConnection.ReadExactlyAsync(backend, preamble.Length + buffered.Length).DefaultTimeout();
+        Assert.Equal([.. preamble, .. buffered], head);
+        await WaitPairedAsync(mode);
+        var upload = RandomNumberGenerator.GetBytes(100_000);
+        var reply = RandomNumberGenerator.GetBytes(70_000);
+        await ProxiedConnection.SendAllAsync(user, upload).DefaultTimeout();
+        user.Shutdown(SocketShutdown.Send);
+        Assert.Equal(upload, await ProxiedConnection.ReadToEndAsync(backend).DefaultTimeout());
+        await ProxiedConnection.SendAllAsync(backend, reply).DefaultTimeout();
+        backend.Shutdown(SocketShutdown.Send);
+        Assert.Equal(reply, await ProxiedConnection.ReadToEndAsync(user).DefaultTimeout());
+        var result = await forwarding.DefaultTimeout();
+        Assert.Equal((PathOf(mode), CloseReason.Completed, buffered.Length + (long)upload.Length, (long)reply.Length),
+            (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
+        AssertNoErrors();
+    }
+
     private async Task WaitPairedAsync(TcpForwarderMode mode)
     {
         for (var i = 0; mode == TcpForwarderMode.Sockmap && fixture.Forwarder.ActiveSockmapConnections == 0 && i < 2000; i++)

@@ -4,7 +4,7 @@ using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 
-/// <summary>The outcome of <see cref="SockmapConnection.TryPair"/>.</summary>
+/// <summary>The outcome of a step of pairing (<see cref="SockmapConnection.WriteEarlyDataAsync"/>, <see cref="SockmapConnection.Insert"/>).</summary>
 internal enum PairOutcome
 {
     /// <summary>Both sockets are in the maps; call <see cref="SockmapEngine.Start"/>.</summary>
@@ -15,46 +15,59 @@ internal enum PairOutcome
 
     /// <summary>A side failed during set-up; the connection is finished (see <see cref="SockmapConnection.Completion"/>).</summary>
     Failed,
+
+    /// <summary>
+    /// The client socket already redirects but the backend's insertion failed: call
+    /// <see cref="SockmapConnection.UnpairAsync"/>, which takes the client back out and returns <see cref="FallBack"/> or
+    /// <see cref="Failed"/>.
+    /// </summary>
+    BackendInsertFailed,
 }
 
-internal sealed unsafe partial class SockmapConnection
+internal sealed partial class SockmapConnection
 {
     private const int SetupTimeoutMs = 5000;
+    private PosixResult _backendInsertFailure;
 
     /// <summary>Bytes user space moved before pairing, per direction (for a fallback's result).</summary>
     public (long ClientToBackend, long BackendToClient) EarlyBytes => (_dirs[0].Early, _dirs[1].Early);
 
     /// <summary>
-    /// Early data both ways, then the two-map insertion (docs/design.md: "Sockmap: early data before insertion",
-    /// "Sockmap: reading before insertion", "Sockmap: insertion order", "Sockmap: only established sockets enter").
-    /// Before insertion a socket is read not at all or completely: the verdict gets whole skbs, so the part already
-    /// read of a partly read one would be forwarded again (unless the verdict cuts it). Draining chases a client that
-    /// keeps sending (measured: 126 of 200 concurrent uploads reached end of stream while still being drained,
-    /// which forces the user-space path), so nothing is read: the preamble and the buffered client bytes are
-    /// written to the backend first (send() returning means they are in its send queue, ahead of anything the
-    /// verdict will redirect), both sockets enter the program-less redirect map, then the program map, and one
-    /// recv(MSG_DONTWAIT) on each runs the verdict over whatever queued up before, which the kernel would otherwise
-    /// leave queued until the sender sends again.
+    /// The first step of pairing (docs/design.md: "Sockmap: early data before insertion", "Sockmap: reading before
+    /// insertion"): the preamble and the buffered client bytes are written to the backend before either socket enters a
+    /// map (send() returning means they are in its send queue, ahead of anything the verdict will redirect). Nothing is
+    /// read: before insertion a socket is read not at all or completely, because the verdict gets whole skbs, so the
+    /// part already read of a partly read one would be forwarded again (unless the verdict cuts it); and draining chases
+    /// a client that keeps sending (measured: 126 of 200 concurrent uploads reached end of stream while still being
+    /// drained, which forces the user-space path). Completes at once unless the backend's send buffer is full; then it
+    /// waits for room without blocking the caller, for at most 5 s of set-up.
     /// </summary>
-    public PairOutcome TryPair(out string detail)
+    /// <returns><see cref="PairOutcome.Paired"/> (go on to <see cref="Insert"/>) or <see cref="PairOutcome.Failed"/>.</returns>
+    public async ValueTask<(PairOutcome Outcome, string Detail)> WriteEarlyDataAsync()
     {
         var deadline = Environment.TickCount64 + SetupTimeoutMs;
-        var err = SocketIo.WriteAll(_sockets[1], _request.BackendPreamble.Span, deadline);
+        var err = await SocketIo.WriteAllAsync(_sockets[1], _request.BackendPreamble, deadline).ConfigureAwait(false);
         if (err == 0)
         {
-            err = SocketIo.WriteAll(_sockets[1], _request.ClientBufferedData.Span, deadline);
+            err = await SocketIo.WriteAllAsync(_sockets[1], _request.ClientBufferedData, deadline).ConfigureAwait(false);
             _dirs[0].Early += _request.ClientBufferedData.Length;
         }
         if (err != 0)
         {
-            detail = $"set-up failed: {PosixResult.FromErrno(err)}";
             Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? CloseReason.ResetDuringSetup : CloseReason.SetupFailed, resetBoth: true);
-            return PairOutcome.Failed;
+            return (PairOutcome.Failed, $"set-up failed: {PosixResult.FromErrno(err)}");
         }
-        return Insert(out detail);
+        return (PairOutcome.Paired, "early data written");
     }
 
-    private PairOutcome Insert(out string detail)
+    /// <summary>
+    /// The two-map insertion, after <see cref="WriteEarlyDataAsync"/> (docs/design.md: "Sockmap: insertion order",
+    /// "Sockmap: only established sockets enter"): both sockets enter the program-less redirect map, then the program
+    /// map, and one recv(MSG_DONTWAIT) on each runs the verdict over whatever queued up before, which the kernel would
+    /// otherwise leave queued until the sender sends again. Synchronous, so it runs wholly on the calling thread (the
+    /// thread that flow steering pinned).
+    /// </summary>
+    public unsafe PairOutcome Insert(out string detail)
     {
         var request = _request;
         var cpu = request.Cpu is int c ? (uint)c : ConnState.NoCpu;
@@ -108,7 +121,9 @@ internal sealed unsafe partial class SockmapConnection
         var second = _engine.ProgramMap.TryInsertSocket(_cookies[1], _sockets[1].SafeHandle);
         if (!second.IsSuccess)
         {
-            return Unpair(second, out detail);
+            _backendInsertFailure = second;
+            detail = $"backend program map insert failed: {second}";
+            return PairOutcome.BackendInsertFailed;
         }
         Trigger(0);
         Trigger(1);
@@ -141,33 +156,40 @@ internal sealed unsafe partial class SockmapConnection
     }
 
     /// <summary>
-    /// The client socket already redirects (its program insert worked) but the backend's failed: stop its verdict,
-    /// wait until the backend has taken every redirected byte, take back any parked byte, then leave the maps.
+    /// After <see cref="PairOutcome.BackendInsertFailed"/>: the client socket already redirects (its program insert
+    /// worked) but the backend's failed. Stops the client's verdict, waits (on a timer, not blocking the caller) until
+    /// the backend has taken every redirected byte, takes back any parked byte, then leaves the maps.
     /// </summary>
-    private PairOutcome Unpair(PosixResult failure, out string detail)
+    public async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync()
     {
+        var failure = _backendInsertFailure;
         _engine.ProgramMap.TryDelete(_cookies[0]);
         var deadline = Environment.TickCount64 + 2000;
         while (!MeasureBarrier(0) && Environment.TickCount64 < deadline)
         {
-            Thread.Sleep(1);
+            await Task.Delay(1).ConfigureAwait(false);
         }
         var synced = MeasureBarrier(0);
-        _dirs[0].Early += (long)Volatile.Read(ref Slot(0)->Redirected);
-        var buffer = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
-        var err = synced ? SocketIo.Drain(_sockets[0], _sockets[1], buffer, deadline + 3000, ref _dirs[0].Early, out _) : Errno.ETIMEDOUT;
-        ArrayPool<byte>.Shared.Return(buffer);
+        _dirs[0].Early += RedirectedSoFar(0);
+        var err = Errno.ETIMEDOUT;
+        if (synced)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
+            (err, var moved) = await SocketIo.DrainAsync(_sockets[0], _sockets[1], buffer, deadline + 3000).ConfigureAwait(false);
+            _dirs[0].Early += moved;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
         DeleteEntries();
         _inMaps = false;
         if (err != 0)
         {
-            detail = $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}";
             Finish(CloseReason.SetupFailed, resetBoth: true);
-            return PairOutcome.Failed;
+            return (PairOutcome.Failed, $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}");
         }
-        detail = $"backend program map insert failed: {failure}";
-        return PairOutcome.FallBack;
+        return (PairOutcome.FallBack, $"backend program map insert failed: {failure}");
     }
+
+    private unsafe long RedirectedSoFar(int side) => (long)Volatile.Read(ref Slot(side)->Redirected);
 
     private void DeleteEntries()
     {

@@ -13,7 +13,7 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// bytes do not make a socket readable) and room on a destination (EPOLLOUT), see docs/design.md,
 /// "Sockmap: watching sockets with epoll". It also runs the per-connection ticks (half-close barrier, parked bytes,
 /// idle timeout): every 1 ms while a connection waits for one, else every 10 ms. Sockets enter the maps in
-/// <see cref="SockmapConnection.TryPair"/> and leave them in <see cref="SockmapConnection.Finish"/>.
+/// <see cref="SockmapConnection.Insert"/> and leave them in <see cref="SockmapConnection.Finish"/>.
 /// </summary>
 internal sealed unsafe class SockmapEngine : EventLoop, IDisposable
 {

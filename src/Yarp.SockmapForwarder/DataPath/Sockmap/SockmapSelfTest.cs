@@ -66,7 +66,17 @@ internal static class SockmapSelfTest
             BackendPreamble = "PRE"u8.ToArray(), ClientBufferedData = "BUF"u8.ToArray(),
         };
         var connection = new SockmapConnection(engine, index, request);
-        if (connection.TryPair(out var detail) != PairOutcome.Paired)
+        // Start-up, not a request path: waiting here is the point.
+        var (outcome, detail) = connection.WriteEarlyDataAsync().AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
+        if (outcome == PairOutcome.Paired)
+        {
+            outcome = connection.Insert(out detail);
+        }
+        if (outcome == PairOutcome.BackendInsertFailed)
+        {
+            (outcome, detail) = connection.UnpairAsync().AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
+        }
+        if (outcome != PairOutcome.Paired)
         {
             engine.Release(index);
             pc.Dispose();
