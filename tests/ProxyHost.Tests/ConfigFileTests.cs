@@ -42,6 +42,49 @@ public sealed class ConfigFileTests
         await serving;
     }
 
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("Information", 3)]
+    public async Task AccessLog_LevelFromConfiguration_OneLinePerConnectionOnlyWhenTurnedOn(string? level, int expectedLines)
+    {
+        using var backend = new TcpListener(IPAddress.Loopback, 0);
+        backend.Start();
+        using var stop = new CancellationTokenSource();
+        var serving = ServeEchoAsync(backend, stop.Token);
+        var logging = level is null ? "" : $$"""
+            "Logging": { "LogLevel": { "Yarp.SockmapForwarder.AccessLog": "{{level}}" } },
+            """;
+        using var config = new TempConfig($$"""
+            {
+              {{logging}}
+              "Kestrel": { "Endpoints": { "Http": { "Url": "http://127.0.0.1:0" } } },
+              "ReverseProxy": {
+                "TcpRoutes": { "mine": { "Listen": "127.0.0.1:0", "ClusterId": "mine" } },
+                "Clusters": { "mine": { "Destinations": { "d1": { "Address": "tcp://{{backend.LocalEndpoint}}" } } } }
+              }
+            }
+            """);
+        string output;
+        await using (var host = await ProxyHostProcess.StartAsync(["--config", config.Path]))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await Clients.EchoThroughAsync(host.TcpRoutes["mine"], 1000);
+            }
+            await Clients.WaitForStatusAsync(host.AdminUrl,
+                s => DemoDefaultTests.Counter(Clients.Route(s, "mine"), "bytesClientToBackend") >= 3000, "the route's bytes");
+            host.AssertNoErrorsLogged();
+            // The graceful stop below writes every queued access-log line before the process exits.
+            await host.DisposeAsync();
+            output = host.Output;
+        }
+        var lines = output.Split('\n').Count(l => l.Contains("Yarp.SockmapForwarder.AccessLog[207] mine ", StringComparison.Ordinal));
+        Assert.Equal(expectedLines, lines);
+        stop.Cancel();
+        backend.Stop();
+        await serving;
+    }
+
     private static async Task ServeEchoAsync(TcpListener listener, CancellationToken ct)
     {
         try

@@ -19,6 +19,7 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _disposed;
     private bool _inTryBlock;
 
     private ProxyHostProcess(Process process) => _process = process;
@@ -83,9 +84,14 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
         Assert.True(errors.Count == 0, "ProxyHost logged errors:\n" + string.Join("\n", errors));
     }
 
-    /// <summary>Fails the test if the process does not exit within the default timeout after SIGTERM.</summary>
+    /// <summary>Fails the test if the process does not exit within the default timeout after SIGTERM; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         if (!_process.HasExited)
         {
             // SIGTERM: the graceful path an operator (systemd) uses; Kill only if it does not stop.
@@ -99,6 +105,8 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
                 _process.Kill(entireProcessTree: true);
             }
         }
+        // Returns once the redirected output has been read to its end, so Output holds every line the process wrote.
+        await _process.WaitForExitAsync().DefaultTimeout();
         _process.Dispose();
     }
 
