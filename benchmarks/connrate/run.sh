@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Connection-rate benchmark (issue 13): what a proxied connection costs to open, route, forward and close.
 # Peers, in one run: direct, HAProxy `mode tcp`, nginx `stream`, ProxyHost (TCP routes, Mode=Auto, default settings,
-# BpfSteer transport) and SocketsHost (ProxyHost's wiring on Kestrel's Sockets transport).
+# BpfSteer transport) and SocketsHost (ProxyHost's wiring on Kestrel's Sockets transport). Optional subject
+# ProxyHostLogged (--subjects): ProxyHost with its access log on (one console line per connection; off by default,
+# as in the peers).
 # Placement: client on cpu0, backends on cpu1, proxies unpinned (the issue's set-up).
 #   conn     : connection per exchange (connect, 1 KiB each way, shutdown, end of stream, close) with 1, 16 and 256
 #              concurrent clients: connections/s, p50/p99 of the whole connection, proxy CPU-seconds per 1,000
@@ -69,8 +71,8 @@ cleanup() {
 trap 'cleanup; rm -rf "$work"' EXIT
 
 # Ports: backends 79x2 (echo), 79x3 (greeter), 79x4 (redis), 79x5 (postgres); x = 0 direct, 1 HAProxy, 2 nginx,
-# 3 ProxyHost, 4 SocketsHost.
-declare -A base=([Direct]=790 [HAProxy]=791 [Nginx]=792 [ProxyHost]=793 [SocketsHost]=794)
+# 3 ProxyHost, 4 SocketsHost, 5 ProxyHostLogged.
+declare -A base=([Direct]=790 [HAProxy]=791 [Nginx]=792 [ProxyHost]=793 [SocketsHost]=794 [ProxyHostLogged]=795)
 
 wait_port() { for _ in $(seq 1 300); do grep -q ":$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp && return 0; sleep 0.05; done; echo "port $1 never listened" >&2; return 1; }
 
@@ -136,13 +138,15 @@ for s in $subjects; do
     Nginx) start "" Nginx nginx -c "$work/nginx.conf" -p "$work" ;;
     ProxyHost) host_config 793 >"$work/config/proxyhost.json"; start "" ProxyHost dotnet "$host_dll" --config "$work/config/proxyhost.json" ;;
     SocketsHost) host_config 794 >"$work/config/socketshost.json"; start "" SocketsHost "${app[@]}" host --transport sockets --config "$work/config/socketshost.json" ;;
+    ProxyHostLogged) host_config 795 >"$work/config/proxyhostlogged.json"
+      start "" ProxyHostLogged env Logging__LogLevel__Yarp.SockmapForwarder.AccessLog=Information dotnet "$host_dll" --config "$work/config/proxyhostlogged.json" ;;
     *) echo "unknown subject $s" >&2; exit 2 ;;
   esac
   [[ $s == Direct ]] && continue
   for b in "${backends[@]}"; do wait_port "${base[$s]}${b: -1}" || exit 1; done
 done
 # A dotnet host is ready once its summary is printed (the routes listen before that).
-for s in ProxyHost SocketsHost; do
+for s in ProxyHost SocketsHost ProxyHostLogged; do
   [[ " $subjects " == *" $s "* ]] || continue
   for _ in $(seq 1 200); do grep -q "ready" "$work/$s.log" && break; sleep 0.1; done
 done
@@ -222,7 +226,7 @@ for rep in $(seq 1 "$reps"); do
 done
 
 # What the hosts chose (path per route) and whether anything went wrong, for the notes.
-for s in ProxyHost SocketsHost; do
+for s in ProxyHost SocketsHost ProxyHostLogged; do
   [[ " $subjects " == *" $s "* ]] || continue
   curl -s "http://127.0.0.1:${base[$s]}9/bpfsteer/status" 2>/dev/null | python3 -c '
 import json, sys

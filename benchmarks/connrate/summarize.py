@@ -20,7 +20,7 @@ for line in open(samples_path):
         if parts[0] not in scenarios:
             scenarios.append(parts[0])
 
-SUBJECTS = ["Direct", "HAProxy", "Nginx", "ProxyHost", "SocketsHost"]
+SUBJECTS = ["Direct", "HAProxy", "Nginx", "ProxyHost", "SocketsHost", "ProxyHostLogged"]
 METRICS = {  # metric: (label, unit, higher is better)
     "conns_per_sec": ("connections/s", "conn/s", True),
     "p50_us": ("connection p50", "us", False),
@@ -34,7 +34,7 @@ METRICS = {  # metric: (label, unit, higher is better)
     "tps": ("transactions/s", "tps", True),
     "errors": ("client errors", "count", False),
 }
-OURS = ["ProxyHost", "SocketsHost"]
+OURS = ["ProxyHost", "SocketsHost", "ProxyHostLogged"]
 PEERS = ["HAProxy", "Nginx", "Direct"]
 # Issue 13's bar: >= 1.1x HAProxy and >= 1.0x nginx connections/s; p99 and time to first byte <= HAProxy's.
 GOALS = {("conns_per_sec", "HAProxy"): {"minRatio": 1.1}, ("conns_per_sec", "Nginx"): {"minRatio": 1.0},
@@ -60,20 +60,23 @@ for scenario in scenarios:
         continue
     present = [s for s in SUBJECTS if any(values.get((scenario, s, m)) for m in metrics)]
     md.append(f"\n### {scenario}\n")
-    md.append("| metric | " + " | ".join(present) + " | ProxyHost ÷ HAProxy | ProxyHost ÷ nginx | SocketsHost ÷ HAProxy |")
-    md.append("|---|" + "---|" * (len(present) + 3))
+    pairs = [("ProxyHost", "HAProxy"), ("ProxyHost", "Nginx"), ("SocketsHost", "HAProxy")]
+    if "ProxyHostLogged" in present:
+        pairs.append(("ProxyHostLogged", "ProxyHost"))
+    md.append("| metric | " + " | ".join(present) + " | " + " | ".join(f"{a} ÷ {b.replace('Nginx', 'nginx')}" for a, b in pairs) + " |")
+    md.append("|---|" + "---|" * (len(present) + len(pairs)))
     for m in metrics:
         label, unit, higher = METRICS[m]
         row = [fmt(values[(scenario, s, m)]) if values.get((scenario, s, m)) else "-" for s in present]
         ratios = []
-        for ours, peer in (("ProxyHost", "HAProxy"), ("ProxyHost", "Nginx"), ("SocketsHost", "HAProxy")):
+        for ours, peer in pairs:
             a, b = values.get((scenario, ours, m)), values.get((scenario, peer, m))
             ratios.append(fmt(ratio(a, b)) if a and b and ratio(a, b) else "-")
         md.append(f"| {label} ({unit}) | " + " | ".join(row) + " | " + " | ".join(ratios) + " |")
         if m == "errors":
             continue
         for ours in OURS:
-            for peer in PEERS:
+            for peer in PEERS + (["ProxyHost"] if ours == "ProxyHostLogged" else []):
                 a, b = values.get((scenario, ours, m)), values.get((scenario, peer, m))
                 if not a or not b:
                     continue
@@ -91,7 +94,8 @@ for scenario in scenarios:
 notes = [line.strip() for line in open(notes_path)] if notes_path and os.path.exists(notes_path) else []
 doc = {"suite": "connrate", "mode": mode, "command": command,
        "placement": "client cpu0, backends (echo, greeter, redis-server, postgres) cpu1, proxies unpinned",
-       "notes": ["ProxyHost = samples/ProxyHost (BpfSteer transport), SocketsHost = the same wiring on Kestrel's Sockets transport; "
+       "notes": ["ProxyHost = samples/ProxyHost (BpfSteer transport), SocketsHost = the same wiring on Kestrel's Sockets transport, "
+                 "ProxyHostLogged = ProxyHost with its access log on (one console line per connection); "
                  "TCP routes with every setting at its default (Mode=Auto). Connection = connect, 1 KiB each way, shutdown, "
                  "end of stream, close; server-first: the backend sends 1 KiB first. CPU = utime+stime of every proxy process "
                  "(/proc/PID/stat) over the run, divided by the connections made."] + notes,
