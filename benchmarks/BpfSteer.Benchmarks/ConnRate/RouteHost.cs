@@ -34,6 +34,7 @@ internal static class RouteHost
                 new("Logging:LogLevel:Microsoft.AspNetCore", "Warning"),
                 new("Logging:LogLevel:Microsoft.Hosting.Lifetime", "Warning"),
                 new("Logging:LogLevel:Yarp.ReverseProxy", "Warning"),
+                new("Logging:LogLevel:Yarp.SockmapForwarder.AccessLog", "Warning"), // as ProxyHost: no line per connection
             ],
         });
         if (transport == "bpfsteer")
