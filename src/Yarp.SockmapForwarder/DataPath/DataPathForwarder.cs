@@ -186,9 +186,10 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var (outcome, detail) = await connection.WriteEarlyDataAsync().ConfigureAwait(false);
+        var failure = await connection.WriteEarlyDataAsync().ConfigureAwait(false);
+        var (outcome, detail) = (PairOutcome.Failed, failure ?? "");
         SteeringPairing? steering = null;
-        if (outcome == PairOutcome.Paired)
+        if (failure is null)
         {
             // Pins this thread until Track or Dispose: the insertion below is synchronous, so it all runs pinned.
             steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);

@@ -4,7 +4,7 @@ using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 
-/// <summary>The outcome of a step of pairing (<see cref="SockmapConnection.WriteEarlyDataAsync"/>, <see cref="SockmapConnection.Insert"/>).</summary>
+/// <summary>The outcome of <see cref="SockmapConnection.Insert"/> (and of <see cref="SockmapConnection.UnpairAsync"/>).</summary>
 internal enum PairOutcome
 {
     /// <summary>Both sockets are in the maps; call <see cref="SockmapEngine.Start"/>.</summary>
@@ -42,8 +42,9 @@ internal sealed partial class SockmapConnection
     /// drained, which forces the user-space path). Completes at once unless the backend's send buffer is full; then it
     /// waits for room without blocking the caller, for at most 5 s of set-up.
     /// </summary>
-    /// <returns><see cref="PairOutcome.Paired"/> (go on to <see cref="Insert"/>) or <see cref="PairOutcome.Failed"/>.</returns>
-    public async ValueTask<(PairOutcome Outcome, string Detail)> WriteEarlyDataAsync()
+    /// <returns>Null once every byte is written (go on to <see cref="Insert"/>); else why set-up failed, and the
+    /// connection is finished (see <see cref="Completion"/>).</returns>
+    public async ValueTask<string?> WriteEarlyDataAsync()
     {
         var deadline = Environment.TickCount64 + SetupTimeoutMs;
         var err = await SocketIo.WriteAllAsync(_sockets[1], _request.BackendPreamble, deadline).ConfigureAwait(false);
@@ -55,9 +56,9 @@ internal sealed partial class SockmapConnection
         if (err != 0)
         {
             Finish(SocketIo.IsReset(err) || err == Errno.EPIPE ? CloseReason.ResetDuringSetup : CloseReason.SetupFailed, resetBoth: true);
-            return (PairOutcome.Failed, $"set-up failed: {PosixResult.FromErrno(err)}");
+            return $"set-up failed: {PosixResult.FromErrno(err)}";
         }
-        return (PairOutcome.Paired, "early data written");
+        return null;
     }
 
     /// <summary>

@@ -67,8 +67,9 @@ internal static class SockmapSelfTest
         };
         var connection = new SockmapConnection(engine, index, request);
         // Start-up, not a request path: waiting here is the point.
-        var (outcome, detail) = connection.WriteEarlyDataAsync().AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
-        if (outcome == PairOutcome.Paired)
+        var failure = connection.WriteEarlyDataAsync().AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
+        var (outcome, detail) = (PairOutcome.Failed, failure ?? "");
+        if (failure is null)
         {
             outcome = connection.Insert(out detail);
         }
