@@ -86,14 +86,9 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         // route is a loop serving other connections.
         var preamble = RandomNumberGenerator.GetBytes(8 << 20);
         var buffered = RandomNumberGenerator.GetBytes(1000);
-        using var clientListener = ProxiedConnection.Listen();
-        using var backendListener = ProxiedConnection.Listen();
-        using var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await user.ConnectAsync(clientListener.LocalEndPoint!).DefaultTimeout();
-        var pc = await clientListener.AcceptAsync().DefaultTimeout();
-        var pb = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await pb.ConnectAsync(backendListener.LocalEndPoint!).DefaultTimeout();
-        using var backend = await backendListener.AcceptAsync().DefaultTimeout();
+        var (user, pc, pb, backend) = await ProxiedConnection.ConnectAsync();
+        using var userSocket = user;
+        using var backendSocket = backend;
         var request = new ForwardingRequest
         {
             Route = TestRoutes.Config("route1", mode, TimeSpan.FromSeconds(60), 4 << 20), RouteIndex = 1,

@@ -18,14 +18,9 @@ public sealed class OverlapCutTests(ForwarderFixture fixture)
     [Fact]
     public async Task Forward_ClientBytesPartlyReadBeforePairing_EveryByteOnce()
     {
-        using var clientListener = ProxiedConnection.Listen();
-        using var backendListener = ProxiedConnection.Listen();
-        using var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await user.ConnectAsync(clientListener.LocalEndPoint!).DefaultTimeout();
-        var pc = await clientListener.AcceptAsync().DefaultTimeout();
-        var pb = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await pb.ConnectAsync(backendListener.LocalEndPoint!).DefaultTimeout();
-        using var backend = await backendListener.AcceptAsync().DefaultTimeout();
+        var (user, pc, pb, backend) = await ProxiedConnection.ConnectAsync();
+        using var userSocket = user;
+        using var backendSocket = backend;
 
         // One 1,000-byte segment queued on the proxy's socket, of which the "transport" reads the first 10.
         var data = RandomNumberGenerator.GetBytes(1000);

@@ -30,15 +30,7 @@ internal sealed class ProxiedConnection : IAsyncDisposable
         Func<Socket, Socket, Task>? beforeForwarding = null, TimeSpan? idleTimeout = null, long maxQueued = 4 << 20,
         byte[]? preamble = null, byte[]? buffered = null, int route = 1, int? cpu = null, CancellationToken cancellationToken = default)
     {
-        using var clientListener = Listen();
-        using var backendListener = Listen();
-        var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await user.ConnectAsync(clientListener.LocalEndPoint!);
-        var pc = await clientListener.AcceptAsync();
-        var pb = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await pb.ConnectAsync(backendListener.LocalEndPoint!);
-        var backend = await backendListener.AcceptAsync();
-        backend.NoDelay = true;
+        var (user, pc, pb, backend) = await ConnectAsync();
         if (beforeForwarding is not null)
         {
             await beforeForwarding(user, backend);
@@ -51,6 +43,24 @@ internal sealed class ProxiedConnection : IAsyncDisposable
         };
         var forwarding = Task.Run(() => forwarder.ForwardAsync(request, cancellationToken));
         return new ProxiedConnection(user, backend, forwarding);
+    }
+
+    /// <summary>
+    /// The four sockets of a proxied connection before anything forwards: the client application's, the proxy's client
+    /// and backend sockets, and the backend application's.
+    /// </summary>
+    public static async Task<(Socket User, Socket ProxyClient, Socket ProxyBackend, Socket Backend)> ConnectAsync()
+    {
+        using var clientListener = Listen();
+        using var backendListener = Listen();
+        var user = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await user.ConnectAsync(clientListener.LocalEndPoint!).DefaultTimeout();
+        var pc = await clientListener.AcceptAsync().DefaultTimeout();
+        var pb = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await pb.ConnectAsync(backendListener.LocalEndPoint!).DefaultTimeout();
+        var backend = await backendListener.AcceptAsync().DefaultTimeout();
+        backend.NoDelay = true;
+        return (user, pc, pb, backend);
     }
 
     public static Socket Listen()
