@@ -128,6 +128,7 @@ base, backends = sys.argv[1], sys.argv[2:]
 routes = {f"r{b[-1]}": {"Listen": f"127.0.0.1:{base}{b[-1]}", "ClusterId": f"c{b[-1]}"} for b in backends}
 clusters = {f"c{b[-1]}": {"Destinations": {"d": {"Address": f"tcp://127.0.0.1:{b}"}}} for b in backends}
 print(json.dumps({"Kestrel": {"Endpoints": {"Http": {"Url": f"http://127.0.0.1:{base}9"}}},
+                  "BpfSteer": {"Admin": {"Url": f"http://127.0.0.1:{base}8"}},
                   "ReverseProxy": {"Routes": {}, "TcpRoutes": routes, "Clusters": clusters}}, indent=1))
 PY
 }
@@ -228,7 +229,7 @@ done
 # What the hosts chose (path per route) and whether anything went wrong, for the notes.
 for s in ProxyHost SocketsHost ProxyHostLogged; do
   [[ " $subjects " == *" $s "* ]] || continue
-  curl -s "http://127.0.0.1:${base[$s]}9/bpfsteer/status" 2>/dev/null | python3 -c '
+  curl -s "http://127.0.0.1:${base[$s]}8/bpfsteer/status" 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for r in d.get("routes", []): print(f"'"$s"' route {r[\"id\"]}: mode {r[\"mode\"]}, {r[\"totalConnections\"]} connections")' >>"$work/notes.txt" 2>/dev/null

@@ -22,9 +22,10 @@ internal static class SocketIo
     /// <summary>
     /// Writes every byte without blocking the calling thread: a write that finds the send buffer full is tried again
     /// after a pause on a timer (1 ms, doubling to 50 ms) until <paramref name="deadline"/> (Environment.TickCount64);
-    /// returns 0 or an errno. Completes synchronously when the buffer has room, which on a new connection it has.
+    /// returns 0 or an errno. Completes synchronously when the buffer has room, which on a new connection it has; a pause
+    /// ends early with <see cref="OperationCanceledException"/> when <paramref name="abort"/> is cancelled.
     /// </summary>
-    public static async ValueTask<int> WriteAllAsync(Socket socket, ReadOnlyMemory<byte> data, long deadline)
+    public static async ValueTask<int> WriteAllAsync(Socket socket, ReadOnlyMemory<byte> data, long deadline, CancellationToken abort)
     {
         var pause = 1;
         while (!data.IsEmpty)
@@ -45,7 +46,7 @@ internal static class SocketIo
             {
                 return Errno.ETIMEDOUT;
             }
-            await Task.Delay((int)Math.Min(pause, left)).ConfigureAwait(false);
+            await Task.Delay((int)Math.Min(pause, left), abort).ConfigureAwait(false);
             pause = Math.Min(pause * 2, MaxWriteRetryMs);
         }
         return 0;
@@ -56,7 +57,7 @@ internal static class SocketIo
     /// (docs/design.md, "Sockmap: reading before insertion": a socket is either not read at all before insertion or drained completely).
     /// </summary>
     /// <returns>0 or the errno that stopped it, and the bytes moved.</returns>
-    public static async ValueTask<(int Errno, long Moved)> DrainAsync(Socket source, Socket destination, byte[] buffer, long deadline)
+    public static async ValueTask<(int Errno, long Moved)> DrainAsync(Socket source, Socket destination, byte[] buffer, long deadline, CancellationToken abort)
     {
         long moved = 0;
         while (true)
@@ -70,7 +71,7 @@ internal static class SocketIo
             {
                 return (0, moved);
             }
-            var w = await WriteAllAsync(destination, buffer.AsMemory(0, (int)r.Value), deadline).ConfigureAwait(false);
+            var w = await WriteAllAsync(destination, buffer.AsMemory(0, (int)r.Value), deadline, abort).ConfigureAwait(false);
             if (w != 0)
             {
                 return (w, moved);

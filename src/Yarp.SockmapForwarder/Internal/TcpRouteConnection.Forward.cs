@@ -45,7 +45,8 @@ internal sealed partial class TcpRouteConnection
 
     /// <summary>
     /// Mode=Sockmap: both sockets leave this loop (epoll, connection list) and go through the sockmap engine's pairing,
-    /// which runs here, synchronously, up to the insertion; the rest of the connection's life is the engine's. Its end is
+    /// which runs here up to the insertion, or until the early data has to wait for room in the backend's send buffer
+    /// (then on a timer); the rest of the connection's life is the engine's. Its end is
     /// booked on the thread that completes it (everything <see cref="Forwarded"/> touches is thread-safe).
     /// </summary>
     private void HandOffToSockmap(byte[] preamble)

@@ -84,7 +84,10 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
         Assert.True(errors.Count == 0, "ProxyHost logged errors:\n" + string.Join("\n", errors));
     }
 
-    /// <summary>Fails the test if the process does not exit within the default timeout after SIGTERM; a second call does nothing.</summary>
+    /// <summary>
+    /// Stops the process with SIGTERM (killing it if it has not exited within the default timeout) and waits until its
+    /// output has been read to the end; a second call does nothing.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -92,22 +95,28 @@ public sealed partial class ProxyHostProcess : IAsyncDisposable
             return;
         }
         _disposed = true;
-        if (!_process.HasExited)
+        try
         {
-            // SIGTERM: the graceful path an operator (systemd) uses; Kill only if it does not stop.
-            Libc.Kill(_process.Id, Libc.SIGTERM);
-            try
+            if (!_process.HasExited)
             {
-                await _exited.Task.DefaultTimeout();
+                // SIGTERM: the graceful path an operator (systemd) uses; Kill only if it does not stop.
+                Libc.Kill(_process.Id, Libc.SIGTERM);
+                try
+                {
+                    await _exited.Task.DefaultTimeout();
+                }
+                catch (TimeoutException)
+                {
+                    _process.Kill(entireProcessTree: true);
+                }
             }
-            catch (TimeoutException)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
+            // Returns once the redirected output has been read to its end, so Output holds every line the process wrote.
+            await _process.WaitForExitAsync().DefaultTimeout();
         }
-        // Returns once the redirected output has been read to its end, so Output holds every line the process wrote.
-        await _process.WaitForExitAsync().DefaultTimeout();
-        _process.Dispose();
+        finally
+        {
+            _process.Dispose();
+        }
     }
 
     private static Process Create(IEnumerable<string> args, IReadOnlyList<string>? wrapper)

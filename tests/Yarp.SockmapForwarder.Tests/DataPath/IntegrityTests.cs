@@ -99,7 +99,7 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
 
         Assert.False(forwarding.IsCompleted, "ForwardAsync must return while the backend has not read the preamble yet");
         var head = await ProxiedConnection.ReadExactlyAsync(backend, preamble.Length + buffered.Length).DefaultTimeout();
-        Assert.Equal([.. preamble, .. buffered], head);
+        Assert.True(head.AsSpan().SequenceEqual([.. preamble, .. buffered]), "the preamble and the buffered bytes arrive first, in order");
         await WaitPairedAsync(mode);
         var upload = RandomNumberGenerator.GetBytes(100_000);
         var reply = RandomNumberGenerator.GetBytes(70_000);
@@ -112,6 +112,30 @@ public sealed class IntegrityTests(ForwarderFixture fixture)
         var result = await forwarding.DefaultTimeout();
         Assert.Equal((PathOf(mode), CloseReason.Completed, buffered.Length + (long)upload.Length, (long)reply.Length),
             (result.Path, result.CloseReason, result.BytesClientToBackend, result.BytesBackendToClient));
+        AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task Forward_StoppedWhileEarlyDataWaitsForRoom_EndsAbortedAndResetsBothSides()
+    {
+        var (user, pc, pb, backend) = await ProxiedConnection.ConnectAsync();
+        using var userSocket = user;
+        using var backendSocket = backend;
+        using var stop = new CancellationTokenSource();
+        var request = new ForwardingRequest
+        {
+            Route = TestRoutes.Config("route1", TcpForwarderMode.Sockmap, TimeSpan.FromSeconds(60), 4 << 20), RouteIndex = 1,
+            ClientSocket = pc, Backend = pb, BackendPreamble = RandomNumberGenerator.GetBytes(8 << 20),
+        };
+
+        var forwarding = fixture.Forwarder.ForwardAsync(request, stop.Token);
+        Assert.False(forwarding.IsCompleted, "the backend does not read: set-up must be waiting for room");
+        stop.Cancel(); // the server stops: a waiting set-up must not hold on until its 5 s limit
+
+        var result = await forwarding.DefaultTimeout();
+        Assert.Equal(CloseReason.Aborted, result.CloseReason);
+        var clientEnd = await Record.ExceptionAsync(() => ProxiedConnection.ReadToEndAsync(user).DefaultTimeout());
+        Assert.True(clientEnd is null or SocketException, $"the client's connection ends (reset or end of stream), got {clientEnd}");
         AssertNoErrors();
     }
 

@@ -40,18 +40,28 @@ internal sealed partial class SockmapConnection
     /// part already read of a partly read one would be forwarded again (unless the verdict cuts it); and draining chases
     /// a client that keeps sending (measured: 126 of 200 concurrent uploads reached end of stream while still being
     /// drained, which forces the user-space path). Completes at once unless the backend's send buffer is full; then it
-    /// waits for room without blocking the caller, for at most 5 s of set-up.
+    /// waits for room without blocking the caller, for at most 5 s of set-up, or until <paramref name="abort"/> (the
+    /// server stops), which finishes the connection as <see cref="CloseReason.Aborted"/>.
     /// </summary>
     /// <returns>Null once every byte is written (go on to <see cref="Insert"/>); else why set-up failed, and the
     /// connection is finished (see <see cref="Completion"/>).</returns>
-    public async ValueTask<string?> WriteEarlyDataAsync()
+    public async ValueTask<string?> WriteEarlyDataAsync(CancellationToken abort)
     {
         var deadline = Environment.TickCount64 + SetupTimeoutMs;
-        var err = await SocketIo.WriteAllAsync(_sockets[1], _request.BackendPreamble, deadline).ConfigureAwait(false);
-        if (err == 0)
+        int err;
+        try
         {
-            err = await SocketIo.WriteAllAsync(_sockets[1], _request.ClientBufferedData, deadline).ConfigureAwait(false);
-            _dirs[0].Early += _request.ClientBufferedData.Length;
+            err = await SocketIo.WriteAllAsync(_sockets[1], _request.BackendPreamble, deadline, abort).ConfigureAwait(false);
+            if (err == 0)
+            {
+                err = await SocketIo.WriteAllAsync(_sockets[1], _request.ClientBufferedData, deadline, abort).ConfigureAwait(false);
+                _dirs[0].Early += _request.ClientBufferedData.Length;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Finish(CloseReason.Aborted, resetBoth: true);
+            return "aborted (the server is stopping) while the backend's send buffer was full";
         }
         if (err != 0)
         {
@@ -159,25 +169,37 @@ internal sealed partial class SockmapConnection
     /// <summary>
     /// After <see cref="PairOutcome.BackendInsertFailed"/>: the client socket already redirects (its program insert
     /// worked) but the backend's failed. Stops the client's verdict, waits (on a timer, not blocking the caller) until
-    /// the backend has taken every redirected byte, takes back any parked byte, then leaves the maps.
+    /// the backend has taken every redirected byte, takes back any parked byte, then leaves the maps. Stopping the server
+    /// meanwhile (<paramref name="abort"/>) finishes the connection as <see cref="CloseReason.Aborted"/>.
     /// </summary>
-    public async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync()
+    public async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync(CancellationToken abort)
     {
         var failure = _backendInsertFailure;
         _engine.ProgramMap.TryDelete(_cookies[0]);
         var deadline = Environment.TickCount64 + 2000;
-        while (!MeasureBarrier(0) && Environment.TickCount64 < deadline)
-        {
-            await Task.Delay(1).ConfigureAwait(false);
-        }
-        var synced = MeasureBarrier(0);
-        _dirs[0].Early += RedirectedSoFar(0);
         var err = Errno.ETIMEDOUT;
-        if (synced)
+        var buffer = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
+        try
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
-            (err, var moved) = await SocketIo.DrainAsync(_sockets[0], _sockets[1], buffer, deadline + 3000).ConfigureAwait(false);
-            _dirs[0].Early += moved;
+            while (!MeasureBarrier(0) && Environment.TickCount64 < deadline)
+            {
+                await Task.Delay(1, abort).ConfigureAwait(false);
+            }
+            var synced = MeasureBarrier(0);
+            _dirs[0].Early += RedirectedSoFar(0);
+            if (synced)
+            {
+                (err, var moved) = await SocketIo.DrainAsync(_sockets[0], _sockets[1], buffer, deadline + 3000, abort).ConfigureAwait(false);
+                _dirs[0].Early += moved;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Finish(CloseReason.Aborted, resetBoth: true);
+            return (PairOutcome.Failed, $"backend program insert failed ({failure}); aborted (the server is stopping) while unpairing");
+        }
+        finally
+        {
             ArrayPool<byte>.Shared.Return(buffer);
         }
         DeleteEntries();

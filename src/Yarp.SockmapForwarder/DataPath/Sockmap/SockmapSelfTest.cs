@@ -67,7 +67,7 @@ internal static class SockmapSelfTest
         };
         var connection = new SockmapConnection(engine, index, request);
         // Start-up, not a request path: waiting here is the point.
-        var failure = connection.WriteEarlyDataAsync().AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
+        var failure = connection.WriteEarlyDataAsync(CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
         var (outcome, detail) = (PairOutcome.Failed, failure ?? "");
         if (failure is null)
         {
@@ -75,7 +75,7 @@ internal static class SockmapSelfTest
         }
         if (outcome == PairOutcome.BackendInsertFailed)
         {
-            (outcome, detail) = connection.UnpairAsync().AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
+            (outcome, detail) = connection.UnpairAsync(CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
         }
         if (outcome != PairOutcome.Paired)
         {
