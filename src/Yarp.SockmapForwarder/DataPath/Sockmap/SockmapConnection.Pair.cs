@@ -178,6 +178,7 @@ internal sealed partial class SockmapConnection
         _engine.ProgramMap.TryDelete(_cookies[0]);
         var deadline = Environment.TickCount64 + 2000;
         var err = Errno.ETIMEDOUT;
+        long moved = 0;
         var buffer = ArrayPool<byte>.Shared.Rent(SocketIo.ChunkSize);
         try
         {
@@ -185,12 +186,9 @@ internal sealed partial class SockmapConnection
             {
                 await Task.Delay(1, abort).ConfigureAwait(false);
             }
-            var synced = MeasureBarrier(0);
-            _dirs[0].Early += RedirectedSoFar(0);
-            if (synced)
+            if (MeasureBarrier(0))
             {
-                (err, var moved) = await SocketIo.DrainAsync(_sockets[0], _sockets[1], buffer, deadline + 3000, abort).ConfigureAwait(false);
-                _dirs[0].Early += moved;
+                (err, moved) = await SocketIo.DrainAsync(_sockets[0], _sockets[1], buffer, deadline + 3000, abort).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -204,11 +202,14 @@ internal sealed partial class SockmapConnection
         }
         DeleteEntries();
         _inMaps = false;
+        _dirs[0].Early += moved;
         if (err != 0)
         {
-            Finish(CloseReason.SetupFailed, resetBoth: true);
+            Finish(CloseReason.SetupFailed, resetBoth: true); // it counts the redirected bytes from the slot itself
             return (PairOutcome.Failed, $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}");
         }
+        // The user-space path continues from here: the bytes the verdict redirected before it stopped are early bytes too.
+        _dirs[0].Early += RedirectedSoFar(0);
         return (PairOutcome.FallBack, $"backend program map insert failed: {failure}");
     }
 
