@@ -247,7 +247,7 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             }
             if (outcome == PairOutcome.BackendInsertFailed)
             {
-                (outcome, detail) = await connection.UnpairAsync(cancellationToken).ConfigureAwait(false);
+                (outcome, detail) = await connection.UnpairAsync(detail, cancellationToken).ConfigureAwait(false);
             }
             return (outcome, detail, steering);
         }

@@ -27,7 +27,6 @@ internal enum PairOutcome
 internal sealed partial class SockmapConnection
 {
     private const int SetupTimeoutMs = 5000;
-    private PosixResult _backendInsertFailure;
 
     /// <summary>Bytes user space moved before pairing, per direction (for a fallback's result).</summary>
     public (long ClientToBackend, long BackendToClient) EarlyBytes => (_dirs[0].Early, _dirs[1].Early);
@@ -132,7 +131,6 @@ internal sealed partial class SockmapConnection
         var second = _engine.ProgramMap.TryInsertSocket(_cookies[1], _sockets[1].SafeHandle);
         if (!second.IsSuccess)
         {
-            _backendInsertFailure = second;
             detail = $"backend program map insert failed: {second}";
             return PairOutcome.BackendInsertFailed;
         }
@@ -172,9 +170,10 @@ internal sealed partial class SockmapConnection
     /// the backend has taken every redirected byte, takes back any parked byte, then leaves the maps. Stopping the server
     /// meanwhile (<paramref name="abort"/>) finishes the connection as <see cref="CloseReason.Aborted"/>.
     /// </summary>
-    public async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync(CancellationToken abort)
+    /// <param name="failure">What <see cref="Insert"/> said of the failed insertion; the returned detail starts with it.</param>
+    /// <param name="abort">Cancelled when the server stops.</param>
+    public async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync(string failure, CancellationToken abort)
     {
-        var failure = _backendInsertFailure;
         _engine.ProgramMap.TryDelete(_cookies[0]);
         var deadline = Environment.TickCount64 + 2000;
         var err = Errno.ETIMEDOUT;
@@ -194,7 +193,7 @@ internal sealed partial class SockmapConnection
         catch (OperationCanceledException)
         {
             Finish(CloseReason.Aborted, resetBoth: true);
-            return (PairOutcome.Failed, $"backend program insert failed ({failure}); aborted (the server is stopping) while unpairing");
+            return (PairOutcome.Failed, $"{failure}; aborted (the server is stopping) while unpairing");
         }
         finally
         {
@@ -206,11 +205,11 @@ internal sealed partial class SockmapConnection
         if (err != 0)
         {
             Finish(CloseReason.SetupFailed, resetBoth: true); // it counts the redirected bytes from the slot itself
-            return (PairOutcome.Failed, $"backend program insert failed ({failure}) and unpairing failed: {PosixResult.FromErrno(err)}");
+            return (PairOutcome.Failed, $"{failure}; unpairing failed: {PosixResult.FromErrno(err)}");
         }
         // The user-space path continues from here: the bytes the verdict redirected before it stopped are early bytes too.
         _dirs[0].Early += RedirectedSoFar(0);
-        return (PairOutcome.FallBack, $"backend program map insert failed: {failure}");
+        return (PairOutcome.FallBack, failure);
     }
 
     private unsafe long RedirectedSoFar(int side) => (long)Volatile.Read(ref Slot(side)->Redirected);

@@ -75,7 +75,7 @@ internal static class SockmapSelfTest
         }
         if (outcome == PairOutcome.BackendInsertFailed)
         {
-            (outcome, detail) = connection.UnpairAsync(CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
+            (outcome, detail) = connection.UnpairAsync(detail, CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
         }
         if (outcome != PairOutcome.Paired)
         {
