@@ -202,7 +202,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
                 if (!_loops.TryGetValue(wanted[i], out var loop))
                 {
                     loop = new TcpRouteLoop(wanted[i], this, _idleSpin, _loggerFactory.CreateLogger<TcpRouteLoop>());
-                    loop.StartAsync().GetAwaiter().GetResult(); // pinning failures are logged, not thrown
+                    _ = loop.StartAsync(); // pinning failures are logged, not thrown: it cannot fail; work queued meanwhile runs once it does
                     _loops[wanted[i]] = loop;
                 }
                 loops[i] = loop;

@@ -19,13 +19,16 @@ internal sealed class SpliceLoop : EventLoop, IDisposable
     private readonly List<SpliceConnection> _connections = new();
     private readonly ILogger _logger;
 
-    /// <summary>Starts the loop thread and returns once it runs (pinned to <paramref name="cpu"/> when it could be).</summary>
+    /// <summary>
+    /// Starts the loop thread (pinned to <paramref name="cpu"/> when it can be) without waiting for it: the first
+    /// connection is created on a route loop's thread, and work queued or registered meanwhile runs once the thread does.
+    /// </summary>
     public SpliceLoop(int? cpu, ILogger logger)
         : base(cpu is int c ? $"splice-cpu{c}" : "splice", cpu)
     {
         _logger = logger;
         TickInterval = TickMs;
-        StartAsync().GetAwaiter().GetResult();
+        _ = StartAsync(); // pinning failures are logged, not thrown: it cannot fail
     }
 
     public void Start(SpliceConnection connection)
