@@ -41,7 +41,7 @@ internal sealed class ProxiedConnection : IAsyncDisposable
             Cpu = cpu, ClientSocket = pc, Backend = pb,
             BackendPreamble = preamble ?? ReadOnlyMemory<byte>.Empty, ClientBufferedData = buffered ?? ReadOnlyMemory<byte>.Empty,
         };
-        var forwarding = Task.Run(() => forwarder.ForwardAsync(request, cancellationToken));
+        var forwarding = forwarder.ForwardAsync(request, cancellationToken); // called as the route loop calls it: it must not block
         return new ProxiedConnection(user, backend, forwarding);
     }
 
