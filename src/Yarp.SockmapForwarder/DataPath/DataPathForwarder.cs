@@ -186,7 +186,13 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
             LogOnce(request.RouteId, "unbounded", "", () => DataPathLog.Unbounded(_logger, request.RouteId));
         }
         var connection = new SockmapConnection(engine, index, request);
-        var (outcome, detail, steering) = await PairAsync(connection, request, cancellationToken).ConfigureAwait(false);
+        SteeringPairing? steering = null;
+        var (outcome, detail) = await connection.PairAsync(() =>
+        {
+            steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var decision);
+            RecordSteering(request, decision); // before the insertion: bytes flow (and stats are read) from then on
+            return steering;
+        }, cancellationToken).ConfigureAwait(false);
         if (outcome != PairOutcome.Paired)
         {
             engine.Release(index);
@@ -220,43 +226,6 @@ internal sealed partial class DataPathForwarder : ITcpConnectionForwarder, IDisp
         _counters.AddParks(request.RouteIndex, connection.ParkCounts);
         engine.Queue.Finished(request.RouteIndex, connection.LargestBacklog);
         return result;
-    }
-
-    /// <summary>
-    /// The steps of pairing: early data, then the insertion wholly on one thread (the one flow steering pins: no await
-    /// between the pin and its release), then unpairing when only the client got in. Stopping while a step waits
-    /// finishes the connection as Aborted; a step that throws finishes it and frees its slot before the exception
-    /// leaves, so no slot or socket outlives it.
-    /// </summary>
-    private async ValueTask<(PairOutcome Outcome, string Detail, SteeringPairing? Steering)> PairAsync(SockmapConnection connection,
-        ForwardingRequest request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (await connection.WriteEarlyDataAsync(cancellationToken).ConfigureAwait(false) is { } failure)
-            {
-                return (PairOutcome.Failed, failure, null);
-            }
-            var steering = _rfs.BeginPairing(request.ClientSocket!, request.Backend, request.Cpu, out var steeringDecision);
-            RecordSteering(request, steeringDecision); // before the insertion: bytes flow (and stats are read) from then on
-            PairOutcome outcome;
-            string detail;
-            using (steering)
-            {
-                outcome = connection.Insert(out detail);
-            }
-            if (outcome == PairOutcome.BackendInsertFailed)
-            {
-                (outcome, detail) = await connection.UnpairAsync(detail, cancellationToken).ConfigureAwait(false);
-            }
-            return (outcome, detail, steering);
-        }
-        catch (Exception)
-        {
-            connection.Finish(CloseReason.SetupFailed, resetBoth: true);
-            connection.Engine.Release(connection.Index);
-            throw;
-        }
     }
 
     private async Task<ForwardingResult> ForwardUserSpaceAsync(ForwardingRequest request, (long C2B, long B2C) early, int bufferedCounted, CancellationToken cancellationToken)

@@ -4,7 +4,7 @@ using static BpfSteer.Interop.Libc;
 
 namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 
-/// <summary>The outcome of <see cref="SockmapConnection.Insert"/> (and of <see cref="SockmapConnection.UnpairAsync"/>).</summary>
+/// <summary>The outcome of <see cref="SockmapConnection.PairAsync"/> and of its steps.</summary>
 internal enum PairOutcome
 {
     /// <summary>Both sockets are in the maps; call <see cref="SockmapEngine.Start"/>.</summary>
@@ -17,9 +17,8 @@ internal enum PairOutcome
     Failed,
 
     /// <summary>
-    /// The client socket already redirects but the backend's insertion failed: call
-    /// <see cref="SockmapConnection.UnpairAsync"/>, which takes the client back out and returns <see cref="FallBack"/> or
-    /// <see cref="Failed"/>.
+    /// Inside <see cref="SockmapConnection.PairAsync"/> only: the client socket already redirects but the backend's
+    /// insertion failed; unpairing takes the client back out and gives <see cref="FallBack"/> or <see cref="Failed"/>.
     /// </summary>
     BackendInsertFailed,
 }
@@ -27,6 +26,41 @@ internal enum PairOutcome
 internal sealed partial class SockmapConnection
 {
     private const int SetupTimeoutMs = 5000;
+
+    /// <summary>
+    /// Pairs the connection: <see cref="WriteEarlyDataAsync"/>, then <see cref="Insert"/> wholly on one thread between
+    /// <paramref name="pinForInsert"/> and the disposal of what it returns (flow steering pins the calling thread: no await
+    /// may fall between), then <see cref="UnpairAsync"/> when only the client got in. Never returns
+    /// <see cref="PairOutcome.BackendInsertFailed"/>. A step that throws finishes the connection and frees its slot
+    /// before the exception leaves, so no slot or socket outlives it.
+    /// </summary>
+    /// <param name="pinForInsert">Called right before the insertion, on the thread that runs it; null for no pin.</param>
+    /// <param name="abort">Cancelled when the server stops: a step that waits ends the connection as Aborted.</param>
+    public async ValueTask<(PairOutcome Outcome, string Detail)> PairAsync(Func<IDisposable?> pinForInsert, CancellationToken abort)
+    {
+        try
+        {
+            if (await WriteEarlyDataAsync(abort).ConfigureAwait(false) is { } failure)
+            {
+                return (PairOutcome.Failed, failure);
+            }
+            PairOutcome outcome;
+            string detail;
+            using (pinForInsert())
+            {
+                outcome = Insert(out detail);
+            }
+            return outcome == PairOutcome.BackendInsertFailed
+                ? await UnpairAsync(detail, abort).ConfigureAwait(false)
+                : (outcome, detail);
+        }
+        catch (Exception)
+        {
+            Finish(CloseReason.SetupFailed, resetBoth: true);
+            _engine.Release(Index);
+            throw;
+        }
+    }
 
     /// <summary>Bytes user space moved before pairing, per direction (for a fallback's result).</summary>
     public (long ClientToBackend, long BackendToClient) EarlyBytes => (_dirs[0].Early, _dirs[1].Early);
@@ -44,7 +78,7 @@ internal sealed partial class SockmapConnection
     /// </summary>
     /// <returns>Null once every byte is written (go on to <see cref="Insert"/>); else why set-up failed, and the
     /// connection is finished (see <see cref="Completion"/>).</returns>
-    public async ValueTask<string?> WriteEarlyDataAsync(CancellationToken abort)
+    private async ValueTask<string?> WriteEarlyDataAsync(CancellationToken abort)
     {
         var deadline = Environment.TickCount64 + SetupTimeoutMs;
         int err;
@@ -77,7 +111,7 @@ internal sealed partial class SockmapConnection
     /// otherwise leave queued until the sender sends again. Synchronous, so it runs wholly on the calling thread (the
     /// thread that flow steering pinned).
     /// </summary>
-    public unsafe PairOutcome Insert(out string detail)
+    private unsafe PairOutcome Insert(out string detail)
     {
         var request = _request;
         var cpu = request.Cpu is int c ? (uint)c : ConnState.NoCpu;
@@ -172,7 +206,7 @@ internal sealed partial class SockmapConnection
     /// </summary>
     /// <param name="failure">What <see cref="Insert"/> said of the failed insertion; the returned detail starts with it.</param>
     /// <param name="abort">Cancelled when the server stops.</param>
-    public async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync(string failure, CancellationToken abort)
+    private async ValueTask<(PairOutcome Outcome, string Detail)> UnpairAsync(string failure, CancellationToken abort)
     {
         _engine.ProgramMap.TryDelete(_cookies[0]);
         var deadline = Environment.TickCount64 + 2000;

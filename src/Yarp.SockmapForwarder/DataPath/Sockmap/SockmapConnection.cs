@@ -8,7 +8,7 @@ namespace Yarp.SockmapForwarder.DataPath.Sockmap;
 /// <summary>
 /// One connection on the sockmap path. Sides: 0 = pc (the client socket), 1 = pb (the backend socket).
 /// Direction d moves bytes from side d to side 1-d; its counters live in slot 2*Index+d.
-/// Set-up (<see cref="WriteEarlyDataAsync"/>, <see cref="Insert"/>) runs for the caller, never blocking its thread;
+/// Set-up (<see cref="PairAsync"/>) runs for the caller, never blocking its thread;
 /// everything after <see cref="Attach"/> runs on the engine's loop thread.
 /// </summary>
 internal sealed unsafe partial class SockmapConnection

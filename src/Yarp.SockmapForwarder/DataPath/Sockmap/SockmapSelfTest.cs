@@ -67,16 +67,7 @@ internal static class SockmapSelfTest
         };
         var connection = new SockmapConnection(engine, index, request);
         // Start-up, not a request path: waiting here is the point.
-        var failure = connection.WriteEarlyDataAsync(CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
-        var (outcome, detail) = (PairOutcome.Failed, failure ?? "");
-        if (failure is null)
-        {
-            outcome = connection.Insert(out detail);
-        }
-        if (outcome == PairOutcome.BackendInsertFailed)
-        {
-            (outcome, detail) = connection.UnpairAsync(detail, CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
-        }
+        var (outcome, detail) = connection.PairAsync(static () => null, CancellationToken.None).AsTask().WaitAsync(Timeout).GetAwaiter().GetResult();
         if (outcome != PairOutcome.Paired)
         {
             engine.Release(index);
