@@ -30,7 +30,11 @@ public interface ISockmapForwarderStatus
 /// so its thread did not have to be woken; 0 with the spin off.
 /// </param>
 /// <param name="IdleSleeps">Times the loop ran out of events, polled for the whole spin and then slept; 0 with the spin off.</param>
-public sealed record TcpRouteLoopStatus(int Cpu, int Connections, long IdleSpinHits, long IdleSleeps);
+/// <param name="MovedOut">
+/// Relayed connections this loop moved to another CPU's loop because the balancer found its CPU saturated while the other
+/// waited (the connections' bytes are not touched by a move); 0 with one loop.
+/// </param>
+public sealed record TcpRouteLoopStatus(int Cpu, int Connections, long IdleSpinHits, long IdleSleeps, long MovedOut);
 
 /// <summary>A TCP route's state.</summary>
 /// <param name="Id">The route id from configuration.</param>

@@ -91,6 +91,7 @@ internal static class StatusJsonWriter
                 w.WriteNumber("connections", loop.Connections);
                 w.WriteNumber("idleSpinHits", loop.IdleSpinHits);
                 w.WriteNumber("idleSleeps", loop.IdleSleeps);
+                w.WriteNumber("movedOut", loop.MovedOut);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

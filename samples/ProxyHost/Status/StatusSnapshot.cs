@@ -39,7 +39,7 @@ internal sealed record StatusSnapshot(
     internal sealed record ForwarderDto(bool SockmapUsable, string SockmapDetail, KernelQueueDto KernelQueue, IReadOnlyList<RouteLoopDto> Loops);
 
     /// <summary>One CPU's TCP route loop: connections it holds, and how its idle moments ended (spin hits, sleeps).</summary>
-    internal sealed record RouteLoopDto(int Cpu, int Connections, long IdleSpinHits, long IdleSleeps);
+    internal sealed record RouteLoopDto(int Cpu, int Connections, long IdleSpinHits, long IdleSleeps, long MovedOut);
 
     /// <summary>The process budget of memory held outside socket accounting: in use, at most, the budget, budget parks.</summary>
     internal sealed record KernelQueueDto(long UsedBytes, long PeakBytes, long BudgetBytes, long BudgetParks);

@@ -43,7 +43,7 @@ internal sealed class StatusSnapshotSource
             var q = f.KernelQueue;
             forwarder = new StatusSnapshot.ForwarderDto(f.SockmapUsable, f.SockmapDetail,
                 new StatusSnapshot.KernelQueueDto(q.UsedBytes, q.PeakBytes, q.BudgetBytes, q.BudgetParks),
-                f.Loops.Select(l => new StatusSnapshot.RouteLoopDto(l.Cpu, l.Connections, l.IdleSpinHits, l.IdleSleeps)).ToList());
+                f.Loops.Select(l => new StatusSnapshot.RouteLoopDto(l.Cpu, l.Connections, l.IdleSpinHits, l.IdleSleeps, l.MovedOut)).ToList());
             foreach (var r in f.Routes)
             {
                 var (mode, reason) = RouteMode.Resolve(r, f);

@@ -25,15 +25,22 @@ internal sealed class ReuseportBalancer : IDisposable
     private readonly Dictionary<int, ReuseportSpillProgram.Spill> _spill = new();
     private readonly CpuIdleClock _clock;
     private readonly Action<string> _spillChanged;
+    private readonly Action<int, int, double>? _spillRaised;
     private readonly Timer _timer;
     private readonly int[] _cpus;
 
     /// <param name="cpus">The CPUs whose members may spill to each other.</param>
     /// <param name="spillChanged">Called (under the balancer's lock) with a description of every change, for the owner's log.</param>
-    public ReuseportBalancer(IReadOnlyList<int> cpus, Action<string> spillChanged)
+    /// <param name="spillRaised">
+    /// Null, or called (under the balancer's lock, so it must only queue work) with source CPU, target CPU and the rise of
+    /// the source's share whenever a share rises: an owner whose connections live long can move that share of the
+    /// source's open connections too (the TCP routes do; the transport's connections cannot change threads).
+    /// </param>
+    public ReuseportBalancer(IReadOnlyList<int> cpus, Action<string> spillChanged, Action<int, int, double>? spillRaised)
     {
         _cpus = cpus.ToArray();
         _spillChanged = spillChanged;
+        _spillRaised = spillRaised;
         _clock = new CpuIdleClock(_cpus, CpuIdleClock.Detect(_cpus));
         foreach (var cpu in _cpus)
         {
@@ -99,6 +106,7 @@ internal sealed class ReuseportBalancer : IDisposable
                 _idle[cpu] = _idle.TryGetValue(cpu, out var before) ? Smoothing * idle + (1 - Smoothing) * before : idle;
             }
             var changed = false;
+            var previous = new Dictionary<int, ReuseportSpillProgram.Spill>(_spill);
             foreach (var cpu in _cpus)
             {
                 var current = _spill[cpu];
@@ -116,6 +124,14 @@ internal sealed class ReuseportBalancer : IDisposable
                 foreach (var group in _groups)
                 {
                     Attach(group);
+                }
+                foreach (var (cpu, before) in previous)
+                {
+                    var now = _spill[cpu];
+                    if (now.Share > before.Share && (before.Share == 0 || before.Target == now.Target))
+                    {
+                        _spillRaised?.Invoke(cpu, now.Target, now.Share - before.Share);
+                    }
                 }
             }
         }

@@ -37,7 +37,7 @@ internal sealed class WorkerPool
         var logger = loggerFactory.CreateLogger("BpfSteer.Transport.Worker");
         if (spillOver && cpus.Count > 1)
         {
-            pool.Balancer = new ReuseportBalancer(cpus, state => BpfSteerLog.SpillChanged(pool._logger, state));
+            pool.Balancer = new ReuseportBalancer(cpus, state => BpfSteerLog.SpillChanged(pool._logger, state), spillRaised: null);
         }
         for (var i = 0; i < cpus.Count; i++)
         {

@@ -48,6 +48,9 @@ internal static partial class SockmapForwarderLog
     [LoggerMessage(112, LogLevel.Debug, "TCP route CPU selector: {State}.")]
     public static partial void SpillChanged(ILogger logger, string state);
 
+    [LoggerMessage(113, LogLevel.Debug, "TCP route loops: moved {Count} relayed connections from CPU {Source} to CPU {Target} (the spill share rose).")]
+    public static partial void ConnectionsMoved(ILogger logger, int count, int source, int target);
+
     [LoggerMessage(208, LogLevel.Warning, "TCP route '{RouteId}': accepting on CPU {Cpu} failed for lack of descriptors or memory ({Error}); new connections wait in the listen backlog, retried every {BackoffMs} ms.")]
     public static partial void AcceptPaused(ILogger logger, string routeId, int cpu, string error, int backoffMs);
 

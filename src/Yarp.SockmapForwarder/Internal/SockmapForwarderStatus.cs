@@ -36,5 +36,5 @@ internal sealed class SockmapForwarderStatus(TcpRouteTable routes, IDataPathInfo
     public KernelQueueStatus KernelQueue => dataPath.KernelQueue;
 
     public IReadOnlyList<TcpRouteLoopStatus> Loops => listeners.Loops.OrderBy(l => l.Cpu)
-        .Select(l => new TcpRouteLoopStatus(l.Cpu, l.ConnectionCount, l.IdleSpinHits, l.IdleSleeps)).ToArray();
+        .Select(l => new TcpRouteLoopStatus(l.Cpu, l.ConnectionCount, l.IdleSpinHits, l.IdleSleeps, l.MovedOut)).ToArray();
 }

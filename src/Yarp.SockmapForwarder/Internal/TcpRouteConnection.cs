@@ -10,7 +10,7 @@ namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
 /// One TCP route connection, from accept to close, on the <see cref="TcpRouteLoop"/> that accepted it (every method runs
-/// on that loop's thread). States: admission → SNI peek (when the route filters) → destination choice and non-blocking
+/// on that loop's thread; a relayed connection may move to another CPU's loop, see TcpRouteConnection.Move.cs). States: admission → SNI peek (when the route filters) → destination choice and non-blocking
 /// connect (timeout, failover, passive health) → forwarding (<see cref="LoopRelay"/> in user space, or handed to the
 /// sockmap engine for <c>Mode=Sockmap</c>) → close: counters, metrics, access log. Both sockets are registered once,
 /// edge-triggered for IN|OUT|RDHUP, so no state change costs an epoll_ctl.
@@ -19,7 +19,7 @@ internal sealed partial class TcpRouteConnection
 {
     private const uint Events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
-    private readonly TcpRouteLoop _loop;
+    private TcpRouteLoop _loop;
     private readonly TcpRouteListeners _owner;
     private readonly TcpRouteConfig _config;
     private readonly SafeFileDescriptorHandle _client;
@@ -34,7 +34,7 @@ internal sealed partial class TcpRouteConnection
     private bool _entered;
     private LoopRelay? _relay;
 
-    private enum State { New, SniWait, Resolving, Connecting, Relaying, Sockmap, Done }
+    private enum State { New, SniWait, Resolving, Connecting, Relaying, Moving, Sockmap, Done }
 
     public TcpRouteConnection(TcpRouteLoop loop, TcpRouteState route, SafeFileDescriptorHandle client, IPEndPoint? remote, IPEndPoint? fixedLocal)
     {
@@ -118,8 +118,8 @@ internal sealed partial class TcpRouteConnection
                 _relay!.Abort();
                 Complete(DataPathKind.UserSpace);
                 break;
-            case State.Sockmap or State.Done:
-                break; // the sockmap engine aborts its own connections (see TcpRouteListeners.AbortAsync)
+            case State.Sockmap or State.Moving or State.Done:
+                break; // the sockmap engine aborts its own connections (see TcpRouteListeners.AbortAsync); a moving one, its new loop
             default:
                 Close(_destination, CloseReason.Aborted, reset: true);
                 break;

@@ -193,7 +193,7 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
             if (_cpus is null)
             {
                 _cpus = UsableCpus();
-                _balancer = new ReuseportBalancer(_cpus, state => SockmapForwarderLog.SpillChanged(Logger, state));
+                _balancer = new ReuseportBalancer(_cpus, state => SockmapForwarderLog.SpillChanged(Logger, state), MoveOnSpill);
             }
             int[] wanted = cpu is int c ? [c] : _cpus;
             var loops = new TcpRouteLoop[wanted.Length];
@@ -209,6 +209,32 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
             }
             return loops;
         }
+    }
+
+    /// <summary>
+    /// The balancer raised <paramref name="source"/>'s spill share by <paramref name="rise"/>: the source's loop moves
+    /// that share of its relayed connections to <paramref name="target"/>'s loop too, so connections that arrived in a
+    /// burst before the share rose do not stay on the saturated CPU for life (balancer timer, under its lock: only queues).
+    /// </summary>
+    private void MoveOnSpill(int source, int target, double rise)
+    {
+        TcpRouteLoop? from, to;
+        lock (_sync)
+        {
+            if (_disposed || !_loops.TryGetValue(source, out from) || !_loops.TryGetValue(target, out to))
+            {
+                return;
+            }
+        }
+        from.Schedule(static s =>
+        {
+            var (from, to, rise) = ((TcpRouteLoop, TcpRouteLoop, double))s!;
+            var moved = from.MoveShare(to, rise);
+            if (moved > 0)
+            {
+                SockmapForwarderLog.ConnectionsMoved(from.Owner.Logger, moved, from.Cpu, to.Cpu);
+            }
+        }, (from, to, rise));
     }
 
     /// <summary>The CPUs this process may run on (cgroup cpusets, taskset), in order.</summary>

@@ -23,6 +23,7 @@ internal sealed class TcpRouteLoop : EventLoop
     private int _count;
     private long _idleSpinHits;
     private long _idleSleeps;
+    private long _movedOut;
     private volatile bool _stopped;
 
     /// <summary>Creates the loop; <see cref="EventLoop.StartAsync"/> starts its thread.</summary>
@@ -51,6 +52,9 @@ internal sealed class TcpRouteLoop : EventLoop
     public long IdleSleeps => Volatile.Read(ref _idleSleeps);
 
     protected override void OnIdleEnded(bool slept) => Interlocked.Increment(ref slept ? ref _idleSleeps : ref _idleSpinHits);
+
+    /// <summary>Relayed connections this loop has moved to another CPU's loop (<see cref="MoveShare"/>; any thread; a snapshot).</summary>
+    public long MovedOut => Volatile.Read(ref _movedOut);
 
     /// <summary>Connections this loop holds now (any thread; a snapshot).</summary>
     public int ConnectionCount => Volatile.Read(ref _count);
@@ -94,6 +98,37 @@ internal sealed class TcpRouteLoop : EventLoop
 
     /// <summary>Loop thread: a listen socket ran out of descriptors or memory; it is polled again after the back-off.</summary>
     public void Pause(TcpRouteListener.Member member) => _paused.Add(member);
+
+    /// <summary>
+    /// Loop thread: moves <paramref name="share"/> (0..1, rounded up) of this loop's movable connections — relayed, on a
+    /// route not pinned to a CPU — to <paramref name="target"/> (TcpRouteConnection.Move.cs). Called when the balancer
+    /// raises this CPU's spill share: the same share of the connections already here follows the new ones. Returns how
+    /// many moved.
+    /// </summary>
+    public int MoveShare(TcpRouteLoop target, double share)
+    {
+        if (!IsCurrentThread || _stopped || share <= 0)
+        {
+            return 0; // a loop that died hands queued work to the thread pool: never touch its list from there
+        }
+        var movable = 0;
+        foreach (var connection in _connections)
+        {
+            movable += connection.IsMovable ? 1 : 0;
+        }
+        var wanted = (int)Math.Ceiling(Math.Min(share, 1) * movable);
+        var moved = 0;
+        // Descending: a connection that leaves is swapped with the last one, which was already visited.
+        for (var i = _connections.Count - 1; i >= 0 && moved < wanted; i--)
+        {
+            if (i < _connections.Count && _connections[i].TryMoveTo(target))
+            {
+                moved++;
+            }
+        }
+        Interlocked.Add(ref _movedOut, moved);
+        return moved;
+    }
 
     /// <summary>Aborts every connection of <paramref name="route"/> (or all, when null) on this loop; completes when done.</summary>
     public Task AbortAsync(TcpRouteState? route) => RunAsync(() => AbortOnLoop(route));
