@@ -34,6 +34,17 @@ public class TcpRouteMoveTests(ITestOutputHelper output)
         }
         // Each connection relayed (both sockets registered) before the first move.
         await Poll.UntilAsync(() => listeners.Loops.Sum(l => l.ConnectionCount) == Clients, "every connection on a loop");
+        // One move of everything first: the other loop then holds every connection and its sockets, and serves them.
+        var loops = listeners.Loops.OrderBy(l => l.Cpu).ToArray();
+        var (source, target) = loops[0].ConnectionCount > 0 ? (loops[0], loops[1]) : (loops[1], loops[0]);
+        var sourceRegistrations = source.RegistrationCount;
+        var targetRegistrations = target.RegistrationCount;
+        var first = 0;
+        await source.RunAsync(() => first = source.MoveShare(target, 1.0)).DefaultTimeout();
+        await Poll.UntilAsync(() => target.ConnectionCount == Clients, "every connection adopted by the other loop");
+        Assert.Equal(0, source.ConnectionCount);
+        Assert.Equal(sourceRegistrations - 2 * first, source.RegistrationCount);
+        Assert.Equal(targetRegistrations + 2 * first, target.RegistrationCount);
         foreach (var client in clients)
         {
             Assert.Equal(Net.Pattern(16), await Net.RoundTripAsync(client, Net.Pattern(16)));
@@ -47,6 +58,7 @@ public class TcpRouteMoveTests(ITestOutputHelper output)
         await Task.WhenAll(streams).WithTimeout(TimeSpan.FromSeconds(120));
         done.Cancel();
         var (moves, rounds) = await mover.DefaultTimeout();
+        moves += first;
         output.WriteLine($"{Clients} connections × {Bytes} bytes each way: {moves} moves in {rounds} rounds while the bytes flowed");
 
         Assert.InRange(moves, 2 * Clients, long.MaxValue); // every connection moved, on average at least twice, while its bytes flowed
@@ -90,6 +102,7 @@ public class TcpRouteMoveTests(ITestOutputHelper output)
         const int Clients = 20;
         await using var echo = new EchoServer();
         await using var proxy = await StartAsync(echo, ("r", null));
+        using var metrics = new MetricsReader(proxy);
         var listeners = Listeners(proxy);
         var baseline = listeners.LoopRegistrations;
         var endPoint = proxy.EndPoint("r");
@@ -101,6 +114,7 @@ public class TcpRouteMoveTests(ITestOutputHelper output)
         }).ToList()).DefaultTimeout();
         await Poll.UntilAsync(() => listeners.Loops.Sum(l => l.ConnectionCount) == Clients, "every connection on a loop");
         var onCpu0Before = Cpu0(listeners).ConnectionCount;
+        var cpu1 = listeners.Loops.Single(l => l.Cpu == 1);
         output.WriteLine($"Before: {onCpu0Before} of {Clients} connections on CPU 0's loop");
         Assert.InRange(onCpu0Before, 2, Clients);
 
@@ -112,7 +126,11 @@ public class TcpRouteMoveTests(ITestOutputHelper output)
         output.WriteLine($"Saturated: CPU 0's loop moved {movedOut} connections; now {Cpu0(listeners).ConnectionCount} on CPU 0, "
             + $"{Clients - Cpu0(listeners).ConnectionCount} on CPU 1");
         Assert.InRange(movedOut, 1, onCpu0Before);
+        // Every move is an adoption by the other loop (which may have moved some back since).
+        await Poll.UntilAsync(() => Cpu0(listeners).ConnectionCount == onCpu0Before - Cpu0(listeners).MovedOut + cpu1.MovedOut
+            && cpu1.ConnectionCount == Clients - onCpu0Before + Cpu0(listeners).MovedOut - cpu1.MovedOut, "the moved connections on CPU 1's loop");
         Assert.Contains(proxy.Logs.WithEventId(113), e => (int)e.Values["Target"]! == 1);
+        Assert.InRange(metrics.Read("yarp.sockmap.tcp.connections.moved", "cpu=0,target_cpu=1"), 1, movedOut); // the last move's count
 
         for (var i = 0; i < Clients; i++)
         {

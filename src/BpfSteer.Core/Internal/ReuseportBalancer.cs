@@ -32,8 +32,8 @@ internal sealed class ReuseportBalancer : IDisposable
     /// <param name="cpus">The CPUs whose members may spill to each other.</param>
     /// <param name="spillChanged">Called (under the balancer's lock) with a description of every change, for the owner's log.</param>
     /// <param name="spillRaised">
-    /// Null, or called (under the balancer's lock, so it must only queue work) with source CPU, target CPU and the rise of
-    /// the source's share whenever a share rises: an owner whose connections live long can move that share of the
+    /// Null, or called (on the balancer's timer, outside its lock; it should only queue work) with source CPU, target CPU
+    /// and the rise of the source's share whenever a share rises: an owner whose connections live long can move that share of the
     /// source's open connections too (the TCP routes do; the transport's connections cannot change threads).
     /// </param>
     public ReuseportBalancer(IReadOnlyList<int> cpus, Action<string> spillChanged, Action<int, int, double>? spillRaised)
@@ -95,6 +95,7 @@ internal sealed class ReuseportBalancer : IDisposable
 
     private void Balance()
     {
+        List<(int Source, int Target, double Rise)>? raised = null;
         lock (_sync)
         {
             if (_groups.Count == 0 || !_clock.TryRead(_period))
@@ -128,12 +129,17 @@ internal sealed class ReuseportBalancer : IDisposable
                 foreach (var (cpu, before) in previous)
                 {
                     var now = _spill[cpu];
-                    if (now.Share > before.Share && (before.Share == 0 || before.Target == now.Target))
+                    if (_spillRaised is not null && now.Share > before.Share && (before.Share == 0 || before.Target == now.Target))
                     {
-                        _spillRaised?.Invoke(cpu, now.Target, now.Share - before.Share);
+                        (raised ??= new()).Add((cpu, now.Target, now.Share - before.Share));
                     }
                 }
             }
+        }
+        // Outside the lock: the owner takes its own locks, and may hold one of them while it calls Remove.
+        foreach (var (source, target, rise) in raised ?? [])
+        {
+            _spillRaised!(source, target, rise);
         }
     }
 

@@ -5,13 +5,15 @@ namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
 /// The meter <c>Yarp.SockmapForwarder</c>. Per-route values are observable instruments over the route counters (no cost
-/// per connection beyond the interlocked increments); the connection duration is a histogram recorded at close.
+/// per connection beyond the interlocked increments); the connection duration is a histogram recorded at close, and
+/// the moves of relayed connections between route loops a counter added to when they happen.
 /// </summary>
 internal sealed class SockmapForwarderMetrics
 {
     public const string MeterName = "Yarp.SockmapForwarder";
 
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _moved;
 
     public SockmapForwarderMetrics(IMeterFactory meterFactory, TcpRouteTable routes, IDataPathInfo dataPath)
     {
@@ -92,12 +94,17 @@ internal sealed class SockmapForwarderMetrics
         meter.CreateObservableCounter("yarp.sockmap.kernel_queue.budget.parks", () => dataPath.KernelQueue.BudgetParks,
             "{park}", "Times a direction parked because the process budget was used up.");
         _duration = meter.CreateHistogram<double>("yarp.sockmap.tcp.connection.duration", "s", "How long TCP route connections lasted.");
+        _moved = meter.CreateCounter<long>("yarp.sockmap.tcp.connections.moved", "{connection}",
+            "Relayed connections a TCP route loop moved to another CPU's loop because its CPU was saturated while the other waited.");
     }
 
     private static KeyValuePair<string, object?> Route(TcpRouteState route) => new("route", route.RouteId);
 
     private static IEnumerable<Measurement<long>> PerCpu(TcpRouteState route, string direction, IReadOnlyList<long> runs) =>
         runs.Select((count, cpu) => new Measurement<long>(count, Route(route), new("cpu", cpu), new("direction", direction)));
+
+    public void RecordConnectionsMoved(int count, int sourceCpu, int targetCpu) =>
+        _moved.Add(count, new KeyValuePair<string, object?>("cpu", sourceCpu), new KeyValuePair<string, object?>("target_cpu", targetCpu));
 
     public void RecordConnectionClosed(string routeId, string reason, TimeSpan duration) =>
         _duration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("route", routeId), new KeyValuePair<string, object?>("reason", reason));

@@ -42,6 +42,9 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
 
     public DestinationConnector Connector { get; }
 
+    /// <summary>True once <see cref="DisposeAsync"/> has begun (any thread).</summary>
+    public bool IsDisposing => Volatile.Read(ref _disposed);
+
     public DataPathForwarder DataPath { get; }
 
     public SockmapForwarderMetrics Metrics { get; }
@@ -214,14 +217,15 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
     /// <summary>
     /// The balancer raised <paramref name="source"/>'s spill share by <paramref name="rise"/>: the source's loop moves
     /// that share of its relayed connections to <paramref name="target"/>'s loop too, so connections that arrived in a
-    /// burst before the share rose do not stay on the saturated CPU for life (balancer timer, under its lock: only queues).
+    /// burst before the share rose do not stay on the saturated CPU for life (balancer timer: only queues). A target loop that
+    /// has died is skipped (its CPU looks idle, but nothing would serve a connection moved there).
     /// </summary>
     private void MoveOnSpill(int source, int target, double rise)
     {
         TcpRouteLoop? from, to;
         lock (_sync)
         {
-            if (_disposed || !_loops.TryGetValue(source, out from) || !_loops.TryGetValue(target, out to))
+            if (_disposed || !_loops.TryGetValue(source, out from) || !_loops.TryGetValue(target, out to) || to.IsFaulted)
             {
                 return;
             }
@@ -229,10 +233,13 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
         from.Schedule(static s =>
         {
             var (from, to, rise) = ((TcpRouteLoop, TcpRouteLoop, double))s!;
-            var moved = from.MoveShare(to, rise);
+            // Checked again on the source loop: once disposal has begun the loops stop one by one, and a connection
+            // queued to a loop that has stopped would never be adopted (nor closed).
+            var moved = from.Owner.IsDisposing ? 0 : from.MoveShare(to, rise);
             if (moved > 0)
             {
                 SockmapForwarderLog.ConnectionsMoved(from.Owner.Logger, moved, from.Cpu, to.Cpu);
+                from.Owner.Metrics.RecordConnectionsMoved(moved, from.Cpu, to.Cpu);
             }
         }, (from, to, rise));
     }
