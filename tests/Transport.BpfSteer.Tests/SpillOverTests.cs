@@ -114,29 +114,4 @@ public class SpillOverTests(ITestOutputHelper output)
             await Task.Delay(50);
         }
     }
-
-    /// <summary>A thread pinned to one CPU that keeps it busy until disposed.</summary>
-    private sealed class Spinner : IDisposable
-    {
-        private volatile bool _stop;
-        private Task? _task;
-
-        public static Spinner Start(int cpu)
-        {
-            var spinner = new Spinner();
-            spinner._task = PinnedThread.RunAsync(cpu, () =>
-            {
-                while (!spinner._stop)
-                {
-                }
-            });
-            return spinner;
-        }
-
-        public void Dispose()
-        {
-            _stop = true;
-            _task!.Wait(TimeSpan.FromSeconds(10));
-        }
-    }
 }

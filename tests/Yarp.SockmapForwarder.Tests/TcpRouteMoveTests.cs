@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using BpfSteer.Interop;
 using BpfSteer.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
@@ -205,30 +204,5 @@ public class TcpRouteMoveTests(ITestOutputHelper output)
             Assert.Equal(bytesEachWay, line.Values["BytesBackendToClient"]);
         });
         proxy.Logs.AssertNoErrors();
-    }
-
-    /// <summary>A thread pinned to one CPU that keeps it busy until disposed.</summary>
-    private sealed class Spinner : IDisposable
-    {
-        private volatile bool _stop;
-        private Task? _task;
-
-        public static Spinner Start(int cpu)
-        {
-            var spinner = new Spinner();
-            spinner._task = PinnedThread.RunAsync(cpu, () =>
-            {
-                while (!spinner._stop)
-                {
-                }
-            });
-            return spinner;
-        }
-
-        public void Dispose()
-        {
-            _stop = true;
-            _task!.Wait(TimeSpan.FromSeconds(10));
-        }
     }
 }
