@@ -14,7 +14,8 @@ namespace Yarp.SockmapForwarder.Internal;
 /// sockets and queues the connection to the new loop, which registers them again: an edge-triggered registration
 /// reports what is pending at that moment (as when a declined promotion registers them again), so no arrival between
 /// the two loops is missed. While queued, the connection is on neither loop's list, so neither loop's tick or abort
-/// touches it; the new loop always runs it (a loop drains its queue before it stops, and runs the stop's abort after).
+/// touches it; the new loop always runs it: no move starts once disposal has begun, a loop drains its queue before it
+/// stops and runs the stop's abort after, and a loop that has died is never a target.
 /// </remarks>
 internal sealed partial class TcpRouteConnection
 {

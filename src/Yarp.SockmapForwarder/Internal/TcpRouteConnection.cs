@@ -10,10 +10,11 @@ namespace Yarp.SockmapForwarder.Internal;
 
 /// <summary>
 /// One TCP route connection, from accept to close, on the <see cref="TcpRouteLoop"/> that accepted it (every method runs
-/// on that loop's thread; a relayed connection may move to another CPU's loop, see TcpRouteConnection.Move.cs). States: admission → SNI peek (when the route filters) → destination choice and non-blocking
-/// connect (timeout, failover, passive health) → forwarding (<see cref="LoopRelay"/> in user space, or handed to the
-/// sockmap engine for <c>Mode=Sockmap</c>) → close: counters, metrics, access log. Both sockets are registered once,
-/// edge-triggered for IN|OUT|RDHUP, so no state change costs an epoll_ctl.
+/// on that loop's thread; a relayed connection may move to another CPU's loop: TcpRouteConnection.Move.cs). States:
+/// admission → SNI peek (when the route filters) → destination choice and non-blocking connect (timeout, failover,
+/// passive health) → forwarding (<see cref="LoopRelay"/> in user space, or handed to the sockmap engine for
+/// <c>Mode=Sockmap</c>) → close: counters, metrics, access log. Both sockets are registered once, edge-triggered for
+/// IN|OUT|RDHUP, so no state change costs an epoll_ctl.
 /// </summary>
 internal sealed partial class TcpRouteConnection
 {

@@ -217,8 +217,8 @@ internal sealed class TcpRouteListeners : IAsyncDisposable
     /// <summary>
     /// The balancer raised <paramref name="source"/>'s spill share by <paramref name="rise"/>: the source's loop moves
     /// that share of its relayed connections to <paramref name="target"/>'s loop too, so connections that arrived in a
-    /// burst before the share rose do not stay on the saturated CPU for life (balancer timer: only queues). A target loop that
-    /// has died is skipped (its CPU looks idle, but nothing would serve a connection moved there).
+    /// burst before the share rose do not stay on the saturated CPU for life (balancer timer: only queues). A target loop
+    /// that has died is skipped (its CPU looks idle, but nothing would serve a connection moved there).
     /// </summary>
     private void MoveOnSpill(int source, int target, double rise)
     {
