@@ -107,7 +107,6 @@ internal sealed class ReuseportBalancer : IDisposable
                 _idle[cpu] = _idle.TryGetValue(cpu, out var before) ? Smoothing * idle + (1 - Smoothing) * before : idle;
             }
             var changed = false;
-            var previous = new Dictionary<int, ReuseportSpillProgram.Spill>(_spill);
             foreach (var cpu in _cpus)
             {
                 var current = _spill[cpu];
@@ -116,6 +115,10 @@ internal sealed class ReuseportBalancer : IDisposable
                 if (next.Share != current.Share || (next.Share > 0 && next.Target != current.Target))
                 {
                     changed = true;
+                }
+                if (_spillRaised is not null && next.Share > current.Share && (current.Share == 0 || current.Target == next.Target))
+                {
+                    (raised ??= new()).Add((cpu, next.Target, next.Share - current.Share));
                 }
                 _spill[cpu] = next;
             }
@@ -126,18 +129,15 @@ internal sealed class ReuseportBalancer : IDisposable
                 {
                     Attach(group);
                 }
-                foreach (var (cpu, before) in previous)
-                {
-                    var now = _spill[cpu];
-                    if (_spillRaised is not null && now.Share > before.Share && (before.Share == 0 || before.Target == now.Target))
-                    {
-                        (raised ??= new()).Add((cpu, now.Target, now.Share - before.Share));
-                    }
-                }
             }
         }
-        // Outside the lock: the owner takes its own locks, and may hold one of them while it calls Remove.
-        foreach (var (source, target, rise) in raised ?? [])
+        if (raised is null)
+        {
+            return;
+        }
+        // Outside the lock, after the programs are attached: the owner takes its own locks, and may hold one of them
+        // while it calls Remove.
+        foreach (var (source, target, rise) in raised)
         {
             _spillRaised!(source, target, rise);
         }
